@@ -23,8 +23,9 @@
  * in this order (Raft §5, canonical/raft, etcd/raft):
  *   1. send rd->msgs whose after_persist is false right away (a leader's
  *      AppendEntries go out in parallel with its own disk write, Raft §10.2.1);
- *   2. persist, in one durable write: rd->snapshot (if any), then truncate the log
- *      from rd->entries[0].index and append rd->entries, then rd->hard_state;
+ *   2. persist, in one durable write: rd->snapshot (if any: it replaces the whole
+ *      log, so delete every stored entry), then truncate the log from
+ *      rd->entries[0].index and append rd->entries, then rd->hard_state;
  *   3. after the sync: send the msgs whose after_persist is true, install
  *      rd->snapshot into the state machine, apply rd->committed in order, answer
  *      rd->reads, then call raft_persisted(r, rd);
@@ -197,7 +198,7 @@ struct raft_ready {
     uint64_t seq; /* hand-out order, for raft_persisted */
 
     /* Persist these (in this order) before anything with after_persist. */
-    struct raft_snapshot *snapshot; /* a received snapshot, or NULL */
+    struct raft_snapshot *snapshot; /* a received snapshot replacing the log, or NULL */
     bool has_hard_state;
     struct raft_hard_state hard_state;
     struct raft_entry *entries; /* truncate from entries[0].index, then append */
