@@ -138,10 +138,12 @@ void raft_log_drop_prefix(struct raft_log *l, uint64_t index)
     if (drop > l->n) {
         drop = l->n;
     }
-    free_range(l, 0, drop);
-    memmove(l->entries, l->entries + drop, (l->n - drop) * sizeof(*l->entries));
-    l->n -= drop;
-    l->first += drop;
+    if (drop > 0) {
+        free_range(l, 0, drop);
+        memmove(l->entries, l->entries + drop, (l->n - drop) * sizeof(*l->entries));
+        l->n -= drop;
+        l->first += drop;
+    }
     if (l->n == 0) {
         l->first = l->snap_index + 1;
     }

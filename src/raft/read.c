@@ -75,8 +75,10 @@ void raft_reads_on_ack(struct raft *r)
         }
         done++;
     }
-    memmove(r->reads, r->reads + done, (r->n_reads - done) * sizeof(*r->reads));
-    r->n_reads -= done;
+    if (done > 0) {
+        memmove(r->reads, r->reads + done, (r->n_reads - done) * sizeof(*r->reads));
+        r->n_reads -= done;
+    }
 }
 
 void raft_reads_fail_all(struct raft *r)
