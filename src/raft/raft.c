@@ -168,7 +168,7 @@ static int load_entries(struct raft *r, const struct raft_boot *b)
     }
     for (size_t i = 0; i < b->n_entries; i++) {
         const struct raft_entry *e = &b->entries[i];
-        if (e->index != r->log.first + i || e->term > b->hard_state.term ||
+        if (e->index != r->log.first + i || e->term == 0 ||
             (i > 0 && e->term < b->entries[i - 1].term)) {
             return BATON_ECORRUPT;
         }
@@ -212,6 +212,12 @@ struct raft *raft_new(const struct raft_options *opt, const struct raft_boot *bo
         goto fail;
     }
     r->durable_index = raft_log_last_index(&r->log);
+    if (raft_log_last_term(&r->log) > r->term) {
+        /* A freshly bootstrapped node holds the term-1 entry with term 0. */
+        r->term = raft_log_last_term(&r->log);
+        r->vote = 0;
+        r->out.hs_dirty = true;
+    }
     raft_conf_refresh(r);
     raft_reset_election_timer(r);
     return r;
