@@ -32,7 +32,6 @@ void raft_log_truncate_from(struct raft_log *l, uint64_t index);
 void raft_log_drop_prefix(struct raft_log *l, uint64_t index);
 /* Discards everything and restarts after a snapshot at (index, term). */
 void raft_log_reset(struct raft_log *l, uint64_t index, uint64_t term);
-int raft_entry_copy(struct raft_entry *dst, const struct raft_entry *src);
 
 enum progress_state {
     PROGRESS_PROBE = 1,   /* one AppendEntries at a time until next is found */

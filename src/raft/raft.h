@@ -181,6 +181,9 @@ struct raft_message {
     bool done;
 };
 
+/* Deep copy of an entry (dst->data malloc'd); BATON_ENOMEM. */
+int raft_entry_copy(struct raft_entry *dst, const struct raft_entry *src);
+
 /* Frees what a message owns (entries and their data, chunk). Not the struct. */
 void raft_message_clear(struct raft_message *m);
 /* Deep copy; BATON_ENOMEM on failure (dst left empty). */
