@@ -1,0 +1,97 @@
+/* batond: the baton daemon's entry point (flags, config file, run until signalled). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/config.h"
+#include "node/node.h"
+
+enum { EXIT_OK = 0, EXIT_USAGE = 2 };
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: batond --id N --data-dir DIR --initial-cluster ID=PEER/CLIENT,... "
+                 "[options]\n\nOptions (also valid as 'name = value' lines in --config "
+                 "files):\n");
+    for (const struct node_option_doc *d = node_option_docs; d->name != NULL; d++) {
+        fprintf(out, "  --%-18s %-20s %s\n", d->name, d->arg, d->help);
+    }
+    fprintf(out, "  --%-18s %-20s %s\n", "help", "", "show this help");
+    fprintf(out, "  --%-18s %-20s %s\n", "version", "", "show the version");
+    fprintf(out, "\nExit codes: 0 clean shutdown (SIGTERM/SIGINT), 1 runtime failure, 2 "
+                 "usage error,\n3 data dir refused (corrupt, another cluster, newer format, "
+                 "in use).\n");
+}
+
+/* Flags are "--name value" or "--name=value"; --config FILE is read where it
+ * appears, so flags after it override the file. */
+static int parse_args(int argc, char **argv, struct node_config *cfg)
+{
+    char why[512];
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            usage(stdout);
+            exit(EXIT_OK);
+        }
+        if (strcmp(arg, "--version") == 0) {
+            printf("batond 0.1.0\n");
+            exit(EXIT_OK);
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            fprintf(stderr, "batond: unexpected argument '%s' (see --help)\n", arg);
+            return EXIT_USAGE;
+        }
+        char name[64];
+        const char *value;
+        const char *eq = strchr(arg, '=');
+        if (eq != NULL) {
+            snprintf(name, sizeof(name), "%.*s", (int)(eq - arg - 2), arg + 2);
+            value = eq + 1;
+        } else if (i + 1 < argc) {
+            snprintf(name, sizeof(name), "%s", arg + 2);
+            value = argv[++i];
+        } else {
+            fprintf(stderr, "batond: %s needs a value (see --help)\n", arg);
+            return EXIT_USAGE;
+        }
+        int rv = strcmp(name, "config") == 0
+                     ? node_config_load_file(cfg, value, why, sizeof(why))
+                     : node_config_set(cfg, name, value, why, sizeof(why));
+        if (rv != 0) {
+            fprintf(stderr, "batond: %s (see --help)\n", why);
+            return EXIT_USAGE;
+        }
+    }
+    if (node_config_finish(cfg, why, sizeof(why)) != 0) {
+        fprintf(stderr, "batond: %s (see --help)\n", why);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    struct node_config cfg;
+    node_config_default(&cfg);
+    int rv = parse_args(argc, argv, &cfg);
+    if (rv != EXIT_OK) {
+        return rv;
+    }
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    static struct node node;
+    char why[1024];
+    rv = node_start(&node, &loop, &cfg, why, sizeof(why));
+    if (rv != 0) {
+        fprintf(stderr, "batond: %s\n", why);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (rv == 0) {
+        rv = node.exit_code;
+    }
+    node_close(&node);
+    uv_loop_close(&loop);
+    return rv;
+}
