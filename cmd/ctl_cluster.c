@@ -1,0 +1,336 @@
+/* batonctl cluster status|health|members: every endpoint's own view of the cluster. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "baton/error.h"
+#include "ctl.h"
+#include "ctl_json.h"
+
+/* Every endpoint's answer to one StatusRequest, asked concurrently. */
+struct status_round {
+    size_t n;
+    size_t answered;
+    struct ctl_call *calls;
+};
+
+static const Baton__StatusResponse *call_status(const struct ctl_call *c)
+{
+    if (c->err != 0 || c->resp->err != 0 ||
+        c->resp->result_case != BATON__CLIENT_RESPONSE__RESULT_STATUS) {
+        return NULL;
+    }
+    return c->resp->status;
+}
+
+/* Why call c has no status, for its output line. */
+static const char *call_error(const struct ctl_call *c, char *buf, size_t len)
+{
+    if (c->err != 0) {
+        return c->why;
+    }
+    if (c->resp->err != 0) {
+        snprintf(buf, len, "%s%s%s", baton_strerror(c->resp->err),
+                 c->resp->message && c->resp->message[0] ? ": " : "",
+                 c->resp->message ? c->resp->message : "");
+        return buf;
+    }
+    return "answer without a status";
+}
+
+static int status_round_run(struct ctl_ctx *ctx, struct status_round *r)
+{
+    r->n = ctx->endpoints.n;
+    r->answered = 0;
+    r->calls = calloc(r->n, sizeof(*r->calls));
+    if (r->calls == NULL) {
+        fprintf(stderr, "batonctl: %s\n", baton_strerror(BATON_ENOMEM));
+        return BATON_ENOMEM;
+    }
+    Baton__StatusRequest sreq = BATON__STATUS_REQUEST__INIT;
+    Baton__ClientRequest req = BATON__CLIENT_REQUEST__INIT;
+    req.op_case = BATON__CLIENT_REQUEST__OP_STATUS;
+    req.status = &sreq;
+    for (size_t i = 0; i < r->n; i++) {
+        req.id = ctl_request_id(ctx);
+        ctl_call_init(&r->calls[i], ctx->endpoints.v[i], &req);
+    }
+    ctl_call_run(r->calls, r->n, ctx->deadline_ms);
+    for (size_t i = 0; i < r->n; i++) {
+        r->answered += call_status(&r->calls[i]) != NULL;
+    }
+    return 0;
+}
+
+static void status_round_close(struct status_round *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        ctl_call_close(&r->calls[i]);
+    }
+    free(r->calls);
+}
+
+/* The exit code of a round, with a message when no node answered. */
+static int round_exit(const struct status_round *r)
+{
+    if (r->answered > 0) {
+        return CTL_EXIT_OK;
+    }
+    fprintf(stderr, "batonctl: no endpoint answered (%zu tried)\n", r->n);
+    return CTL_EXIT_UNAVAILABLE;
+}
+
+static void json_unreachable(struct ctl_json *j, const struct ctl_call *c)
+{
+    char buf[256];
+    ctl_json_str(j, "endpoint", c->endpoint);
+    ctl_json_bool(j, "reachable", false);
+    ctl_json_str(j, "error", call_error(c, buf, sizeof(buf)));
+}
+
+static void print_unreachable(const struct ctl_call *c)
+{
+    char buf[256];
+    ctl_print_kv(stdout, "endpoint", c->endpoint);
+    fputs(" reachable=false ", stdout);
+    ctl_print_kv(stdout, "error", call_error(c, buf, sizeof(buf)));
+    fputc('\n', stdout);
+}
+
+static void json_status_node(struct ctl_json *j, const struct ctl_call *c)
+{
+    const Baton__StatusResponse *s = call_status(c);
+    ctl_json_obj_begin(j, NULL);
+    if (s == NULL) {
+        json_unreachable(j, c);
+        ctl_json_obj_end(j);
+        return;
+    }
+    ctl_json_str(j, "endpoint", c->endpoint);
+    ctl_json_bool(j, "reachable", true);
+    ctl_json_u64(j, "id", s->id);
+    ctl_json_str(j, "role", s->role);
+    ctl_json_u64(j, "term", s->term);
+    ctl_json_u64(j, "leader", s->leader);
+    ctl_json_u64(j, "commit", s->commit);
+    ctl_json_u64(j, "applied", s->applied);
+    ctl_json_u64(j, "last_index", s->last_index);
+    ctl_json_u64(j, "snapshot_index", s->snapshot_index);
+    ctl_json_u64(j, "vote", s->vote);
+    ctl_json_str(j, "client_addr", s->client_addr);
+    ctl_json_str(j, "leader_client_addr", s->leader_client_addr);
+    ctl_json_obj_end(j);
+}
+
+static void print_status_node(const struct ctl_call *c)
+{
+    const Baton__StatusResponse *s = call_status(c);
+    if (s == NULL) {
+        print_unreachable(c);
+        return;
+    }
+    printf("id=%llu ", (unsigned long long)s->id);
+    ctl_print_kv(stdout, "role", s->role);
+    printf(" term=%llu leader=%llu commit=%llu applied=%llu last_index=%llu "
+           "snapshot_index=%llu ",
+           (unsigned long long)s->term, (unsigned long long)s->leader,
+           (unsigned long long)s->commit, (unsigned long long)s->applied,
+           (unsigned long long)s->last_index, (unsigned long long)s->snapshot_index);
+    ctl_print_kv(stdout, "endpoint", c->endpoint);
+    fputc('\n', stdout);
+}
+
+int ctl_cluster_status(struct ctl_ctx *ctx, int argc, char **argv)
+{
+    if (argc > 0) {
+        return ctl_usage_error(ctx, "unexpected argument '%s'", argv[0]);
+    }
+    struct status_round r;
+    if (status_round_run(ctx, &r) != 0) {
+        return CTL_EXIT_UNAVAILABLE;
+    }
+    if (ctx->json) {
+        struct ctl_json j;
+        ctl_json_init(&j, stdout);
+        ctl_json_obj_begin(&j, NULL);
+        ctl_json_arr_begin(&j, "nodes");
+        for (size_t i = 0; i < r.n; i++) {
+            json_status_node(&j, &r.calls[i]);
+        }
+        ctl_json_arr_end(&j);
+        ctl_json_obj_end(&j);
+        ctl_json_finish(&j);
+    } else {
+        for (size_t i = 0; i < r.n; i++) {
+            print_status_node(&r.calls[i]);
+        }
+    }
+    int code = round_exit(&r);
+    status_round_close(&r);
+    return code;
+}
+
+static void json_health_node(struct ctl_json *j, const struct ctl_call *c)
+{
+    const Baton__StatusResponse *s = call_status(c);
+    ctl_json_obj_begin(j, NULL);
+    if (s == NULL) {
+        json_unreachable(j, c);
+        ctl_json_obj_end(j);
+        return;
+    }
+    ctl_json_str(j, "endpoint", c->endpoint);
+    ctl_json_bool(j, "reachable", true);
+    ctl_json_u64(j, "id", s->id);
+    ctl_json_arr_begin(j, "suspects");
+    for (size_t i = 0; i < s->n_peers; i++) {
+        if (s->peers[i]->suspected) {
+            ctl_json_u64(j, NULL, s->peers[i]->id);
+        }
+    }
+    ctl_json_arr_end(j);
+    ctl_json_arr_begin(j, "peers");
+    for (size_t i = 0; i < s->n_peers; i++) {
+        const Baton__PeerHealth *p = s->peers[i];
+        ctl_json_obj_begin(j, NULL);
+        ctl_json_u64(j, "id", p->id);
+        ctl_json_bool(j, "suspected", p->suspected);
+        ctl_json_u64(j, "timeout_ms", p->timeout_ms);
+        ctl_json_u64(j, "last_heard_ms_ago", p->last_heard_ms_ago);
+        ctl_json_u64(j, "false_suspicions", p->false_suspicions);
+        ctl_json_obj_end(j);
+    }
+    ctl_json_arr_end(j);
+    ctl_json_obj_end(j);
+}
+
+static void print_health_node(const struct ctl_call *c)
+{
+    const Baton__StatusResponse *s = call_status(c);
+    if (s == NULL) {
+        print_unreachable(c);
+        return;
+    }
+    printf("id=%llu suspects=", (unsigned long long)s->id);
+    size_t n_suspected = 0;
+    for (size_t i = 0; i < s->n_peers; i++) {
+        if (s->peers[i]->suspected) {
+            printf("%s%llu", n_suspected++ ? "," : "", (unsigned long long)s->peers[i]->id);
+        }
+    }
+    printf("%s ", n_suspected ? "" : "none");
+    ctl_print_kv(stdout, "endpoint", c->endpoint);
+    fputc('\n', stdout);
+    for (size_t i = 0; i < s->n_peers; i++) {
+        const Baton__PeerHealth *p = s->peers[i];
+        printf("  peer=%llu suspected=%s timeout_ms=%llu last_heard_ms_ago=%llu "
+               "false_suspicions=%llu\n",
+               (unsigned long long)p->id, p->suspected ? "true" : "false",
+               (unsigned long long)p->timeout_ms, (unsigned long long)p->last_heard_ms_ago,
+               (unsigned long long)p->false_suspicions);
+    }
+}
+
+int ctl_cluster_health(struct ctl_ctx *ctx, int argc, char **argv)
+{
+    if (argc > 0) {
+        return ctl_usage_error(ctx, "unexpected argument '%s'", argv[0]);
+    }
+    struct status_round r;
+    if (status_round_run(ctx, &r) != 0) {
+        return CTL_EXIT_UNAVAILABLE;
+    }
+    if (ctx->json) {
+        struct ctl_json j;
+        ctl_json_init(&j, stdout);
+        ctl_json_obj_begin(&j, NULL);
+        ctl_json_arr_begin(&j, "nodes");
+        for (size_t i = 0; i < r.n; i++) {
+            json_health_node(&j, &r.calls[i]);
+        }
+        ctl_json_arr_end(&j);
+        ctl_json_obj_end(&j);
+        ctl_json_finish(&j);
+    } else {
+        for (size_t i = 0; i < r.n; i++) {
+            print_health_node(&r.calls[i]);
+        }
+    }
+    int code = round_exit(&r);
+    status_round_close(&r);
+    return code;
+}
+
+/* The answer whose membership view to show: the leader's if one answered, since
+ * a lagging follower may not have applied the latest change yet. */
+static const struct ctl_call *members_source(const struct status_round *r)
+{
+    const struct ctl_call *first = NULL;
+    for (size_t i = 0; i < r->n; i++) {
+        const Baton__StatusResponse *s = call_status(&r->calls[i]);
+        if (s == NULL) {
+            continue;
+        }
+        if (s->role != NULL && strcmp(s->role, "leader") == 0) {
+            return &r->calls[i];
+        }
+        if (first == NULL) {
+            first = &r->calls[i];
+        }
+    }
+    return first;
+}
+
+static const char *member_role(uint32_t role)
+{
+    return role == 1 ? "voter" : role == 2 ? "learner" : "unknown";
+}
+
+static void print_members(const struct ctl_ctx *ctx, const struct ctl_call *c)
+{
+    const Baton__StatusResponse *s = call_status(c);
+    struct ctl_json j;
+    ctl_json_init(&j, stdout);
+    if (ctx->json) {
+        ctl_json_obj_begin(&j, NULL);
+        ctl_json_u64(&j, "from", s->id);
+        ctl_json_str(&j, "endpoint", c->endpoint);
+        ctl_json_arr_begin(&j, "members");
+    }
+    for (size_t i = 0; i < s->n_members; i++) {
+        const Baton__Server *m = s->members[i];
+        if (ctx->json) {
+            ctl_json_obj_begin(&j, NULL);
+            ctl_json_u64(&j, "id", m->id);
+            ctl_json_str(&j, "role", member_role(m->role));
+            ctl_json_str(&j, "addr", m->addr);
+            ctl_json_obj_end(&j);
+        } else {
+            printf("id=%llu role=%s ", (unsigned long long)m->id, member_role(m->role));
+            ctl_print_kv(stdout, "addr", m->addr);
+            fputc('\n', stdout);
+        }
+    }
+    if (ctx->json) {
+        ctl_json_arr_end(&j);
+        ctl_json_obj_end(&j);
+        ctl_json_finish(&j);
+    }
+}
+
+int ctl_cluster_members(struct ctl_ctx *ctx, int argc, char **argv)
+{
+    if (argc > 0) {
+        return ctl_usage_error(ctx, "unexpected argument '%s'", argv[0]);
+    }
+    struct status_round r;
+    if (status_round_run(ctx, &r) != 0) {
+        return CTL_EXIT_UNAVAILABLE;
+    }
+    const struct ctl_call *src = members_source(&r);
+    if (src != NULL) {
+        print_members(ctx, src);
+    }
+    int code = round_exit(&r);
+    status_round_close(&r);
+    return code;
+}
