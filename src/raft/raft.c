@@ -293,8 +293,13 @@ void raft_tick(struct raft *r, uint64_t now_ms)
  * another, unless the leader itself asked for it (TimeoutNow). */
 static bool in_leader_lease(const struct raft *r, const struct raft_message *m)
 {
-    return r->opt.check_quorum && !m->transfer && r->leader != 0 &&
-           r->now < r->last_heard_leader + r->opt.election_ms;
+    if (!r->opt.check_quorum || m->transfer) {
+        return false;
+    }
+    if (r->role == RAFT_LEADER) {
+        return true; /* check-quorum deposes us if we really lost the majority */
+    }
+    return r->leader != 0 && r->now < r->last_heard_leader + r->opt.election_ms;
 }
 
 static bool from_leader(int type)
