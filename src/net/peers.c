@@ -26,7 +26,7 @@ void net_peers_options_default(struct net_peers_options *o)
     memset(o, 0, sizeof(*o));
     net_conn_options_default(&o->conn);
     o->backoff_min_ms = 50;
-    o->backoff_max_ms = 2000;
+    o->backoff_max_ms = 1000;
 }
 
 static void say(struct net_peers *p, const char *level, const char *fmt, uint64_t id,
@@ -268,4 +268,16 @@ void net_peers_close(struct net_peers *p, void (*closed_cb)(struct net_peers *p)
     p->pending_closes += p->zombies;
     net_peers_close_listener(p);
     net_peers_close_done(p);
+}
+
+void net_peers_redial(struct net_peers *p, uint64_t id)
+{
+    struct net_peer *peer = find(p, id);
+    if (peer == NULL || peer->conn != NULL || p->closing) {
+        return;
+    }
+    /* It just called us, so it is up: skip the rest of the backoff. */
+    uv_timer_stop(&peer->timer);
+    peer->backoff_ms = p->opt.backoff_min_ms;
+    start_connect(peer);
 }

@@ -72,6 +72,7 @@ bool net_peers_connected(const struct net_peers *p, uint64_t id);
 void net_peers_close(struct net_peers *p, void (*closed_cb)(struct net_peers *p));
 
 /* Internal to src/net/peers*.c. */
+void net_peers_redial(struct net_peers *p, uint64_t id);
 void net_peers_close_done(struct net_peers *p);
 void net_peers_close_listener(struct net_peers *p);
 

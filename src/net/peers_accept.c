@@ -46,6 +46,7 @@ static void check_hello(struct net_peers *p, struct net_conn *c, const Baton__En
         return;
     }
     c->tag = env->hello->node_id;
+    net_peers_redial(p, c->tag);
 }
 
 static void in_frame_cb(struct net_conn *c, const uint8_t *payload, size_t len)
