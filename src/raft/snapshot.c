@@ -171,8 +171,13 @@ int raft_handle_snapshot(struct raft *r, const struct raft_message *m)
     }
     raft_accept_leader(r, m);
     struct raft_incoming_snapshot *in = &r->incoming;
-    if (m->snapshot.index <= r->commit) {
-        return respond(r, m, m->offset + m->chunk.len, false, true); /* nothing to add */
+    if (m->snapshot.index <= r->commit ||
+        raft_log_term_at(&r->log, m->snapshot.index) == m->snapshot.term) {
+        /* Raft Figure 13, rule 6: we hold the entry the snapshot ends with, so we
+         * hold everything before it too. Keep our log: the entries after it may
+         * already have been acknowledged to the leader. */
+        in->active = false;
+        return respond(r, m, m->offset + m->chunk.len, false, true);
     }
     if (!in->active || in->meta.index != m->snapshot.index ||
         in->meta.term != m->snapshot.term) {
