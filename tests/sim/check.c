@@ -151,3 +151,27 @@ void sim_check_compact(struct sim *s, struct sim_node *n, const struct raft_snap
                  ", not the entry applied there", n->id, n->sm.applied, meta->index,
                  meta->term);
 }
+
+/* Raft §5 and raft.h: hard state and log entries are durable before any message
+ * that depends on them leaves. A granted vote must already be on disk (or a crash
+ * could let the node vote twice in a term), and so must the entries an append
+ * acknowledges (or the leader could count a copy that a crash loses). */
+void sim_check_send(struct sim *s, struct sim_node *n, const struct raft_message *m)
+{
+    const struct sim_durable *d = &n->d;
+    if (m->type == RAFT_MSG_VOTE_RESP && !m->reject &&
+        (d->hs.term != m->term || d->hs.vote != m->to)) {
+        sim_fail(s, "n%" PRIu64 " grants its term-%" PRIu64 " vote to n%" PRIu64 " before that"
+                 " vote is durable (disk: term %" PRIu64 ", vote n%" PRIu64 ")", n->id, m->term,
+                 m->to, d->hs.term, d->hs.vote);
+        return;
+    }
+    if (m->type != RAFT_MSG_APPEND_RESP || m->reject)
+        return;
+    uint64_t term = raft_term_at(n->r, m->index);
+    bool durable = term ? sim_durable_has(d, m->index, term) : sim_durable_last(d) >= m->index;
+    if (!durable)
+        sim_fail(s, "n%" PRIu64 " acknowledges entries through %" PRIu64 " to n%" PRIu64
+                 " before they are durable (disk ends at %" PRIu64 ")", n->id, m->index, m->to,
+                 sim_durable_last(d));
+}

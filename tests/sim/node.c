@@ -118,6 +118,7 @@ static void send_msgs(struct sim *s, struct sim_node *n, const struct raft_ready
                      raft_msg_type_name(rd->msgs[i].type), rd->msgs[i].from);
             return;
         }
+        sim_check_send(s, n, &rd->msgs[i]);
         sim_net_send(s, &rd->msgs[i]);
     }
 }

@@ -105,8 +105,8 @@ static void pick_params(struct sim *s)
     p->compact_every = (unsigned)sim_rng_range(g, 16, 64);
     p->trailing_max = 8;
     p->fault_ms = (unsigned)sim_rng_range(g, 5000, 15000);
-    p->workload_gap_max = (unsigned)sim_rng_range(g, 10, 100);
-    p->nemesis_gap_max = (unsigned)sim_rng_range(g, 200, 1500);
+    p->workload_gap_max = (unsigned)sim_rng_range(g, 4, 60);
+    p->nemesis_gap_max = (unsigned)sim_rng_range(g, 100, 1000);
     p->read_pm = (unsigned)sim_rng_range(g, 100, 400);
     p->max_slots = s->n_initial + 2;
     p->min_voters = s->n_initial == 3 ? 2 : 3;

@@ -303,6 +303,7 @@ void sim_check_apply(struct sim *s, struct sim_node *n, const struct raft_entry 
 void sim_check_install(struct sim *s, struct sim_node *n, const struct raft_snapshot_meta *meta,
                        const struct sim_sm *sm);
 void sim_check_compact(struct sim *s, struct sim_node *n, const struct raft_snapshot_meta *meta);
+void sim_check_send(struct sim *s, struct sim_node *n, const struct raft_message *m);
 void sim_check_observe(struct sim *s);
 void sim_check_commit(struct sim *s, struct sim_node *n);
 void sim_check_new_leader(struct sim *s, struct sim_node *n);
