@@ -14,6 +14,7 @@
 struct node_client {
     struct node_client *next;
     struct node *node;
+    uint64_t id;
     struct net_conn *conn;
     double tokens;
     uint64_t refilled_ms;
@@ -41,6 +42,11 @@ static void client_addr_of(const struct node *n, uint64_t id, char *out, size_t 
     if (s != NULL) {
         node_addr_client(s->addr, out, len);
     }
+}
+
+void node_leader_client_addr(struct node *n, char *out, size_t len)
+{
+    client_addr_of(n, raft_leader(n->raft), out, len);
 }
 
 static void respond(struct node_client *c, Baton__ClientResponse *resp)
@@ -122,6 +128,18 @@ static void handle_status(struct node_client *c, Baton__ClientResponse *resp)
     respond(c, resp);
 }
 
+void node_client_respond(struct node *n, uint64_t client, Baton__ClientResponse *resp)
+{
+    for (struct node_client *c = n->clients; c != NULL; c = c->next) {
+        if (c->id == client) {
+            if (!c->conn->closing) {
+                respond(c, resp);
+            }
+            return;
+        }
+    }
+}
+
 static void handle_request(struct node_client *c, const Baton__ClientRequest *req)
 {
     Baton__ClientResponse resp = BATON__CLIENT_RESPONSE__INIT;
@@ -135,6 +153,15 @@ static void handle_request(struct node_client *c, const Baton__ClientRequest *re
     switch (req->op_case) {
     case BATON__CLIENT_REQUEST__OP_STATUS:
         handle_status(c, &resp);
+        return;
+    case BATON__CLIENT_REQUEST__OP_LEASE_GRANT:
+    case BATON__CLIENT_REQUEST__OP_LEASE_KEEPALIVE:
+    case BATON__CLIENT_REQUEST__OP_LEASE_REVOKE:
+    case BATON__CLIENT_REQUEST__OP_LOCK_ACQUIRE:
+    case BATON__CLIENT_REQUEST__OP_LOCK_RELEASE:
+    case BATON__CLIENT_REQUEST__OP_LOCK_INSPECT:
+    case BATON__CLIENT_REQUEST__OP_LOCK_CHECK:
+        node_service_request(c->node, c->id, req);
         return;
     default:
         resp.err = BATON_EINVAL;
@@ -153,6 +180,7 @@ static void frame_cb(struct net_conn *conn, const uint8_t *payload, size_t len)
                        env ? "expected a ClientRequest" : "undecodable frame");
     } else if (!c->node->stopping) {
         handle_request(c, env->request);
+        node_pump(c->node); /* proposals and reads leave now, batched per frame read */
     }
     if (env != NULL) {
         baton__envelope__free_unpacked(env, NULL);
@@ -190,6 +218,7 @@ static void connection_cb(uv_stream_t *server, int status)
         return;
     }
     c->node = n;
+    c->id = ++n->next_client_id;
     c->tokens = CLIENT_BURST;
     c->refilled_ms = uv_now(n->loop);
     c->conn = net_conn_new(n->loop, &opt, frame_cb, close_cb, c);

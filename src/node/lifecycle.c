@@ -92,8 +92,8 @@ static int load_raft(struct node *n, char *why, size_t why_len)
     opt.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     struct raft_boot rb;
     store_boot_view(&boot, &rb);
-    node_sm_init(&n->sm);
-    if (boot.has_snapshot) {
+    rv = node_sm_init(&n->sm);
+    if (rv == 0 && boot.has_snapshot) {
         n->snapshot_index = boot.snapshot.meta.index;
         rv = node_sm_restore(&n->sm, boot.snapshot.data.base, boot.snapshot.data.len,
                              boot.snapshot.meta.index);
@@ -186,6 +186,7 @@ int node_start(struct node *n, uv_loop_t *loop, const struct node_config *cfg, c
     }
     node_persist_init(&n->persist, loop, n->store, node_on_persisted, node_on_persist_failed,
                       node_on_drained, n);
+    node_service_init(&n->service, cfg->election_ms);
     rv = start_peers(n, why, why_len);
     if (rv == 0) {
         n->clients_started = true;
@@ -238,6 +239,8 @@ void node_close(struct node *n)
 {
     /* uv_run() returned, so no disk write is running any more. */
     node_persist_close(&n->persist);
+    node_service_close(&n->service);
+    node_sm_close(&n->sm);
     raft_free(n->raft);
     n->raft = NULL;
     fd_close(&n->fd);

@@ -33,6 +33,9 @@ static void log_role_change(struct node *n)
         return;
     }
     node_log_set_term(term);
+    if (role != n->last_role) {
+        node_service_role(n, role);
+    }
     if (role != n->last_role || leader != n->last_leader) {
         if (role == RAFT_FOLLOWER && leader != 0) {
             node_log(NODE_LOG_INFO, "became follower (leader %llu)", (unsigned long long)leader);
@@ -112,13 +115,16 @@ void node_apply_ready(struct node *n, const struct raft_ready *rd)
                  (unsigned long long)s->meta.index);
     }
     for (size_t i = 0; i < rd->n_committed; i++) {
-        if (node_sm_apply(&n->sm, &rd->committed[i]) != 0) {
-            node_log(NODE_LOG_ERROR, "entry %llu applied out of order",
-                     (unsigned long long)rd->committed[i].index);
+        int rv = node_sm_apply(&n->sm, &rd->committed[i]);
+        if (rv != 0) {
+            node_log(NODE_LOG_ERROR, "cannot apply entry %llu: %s",
+                     (unsigned long long)rd->committed[i].index, baton_strerror(rv));
             node_stop(n, 1);
             return;
         }
+        node_service_applied(n, &rd->committed[i]);
     }
+    node_service_reads(n, rd->reads, rd->n_reads);
     raft_persisted(n->raft, rd);
 }
 
@@ -160,6 +166,7 @@ void node_tick_cb(uv_timer_t *t)
 {
     struct node *n = t->data;
     raft_tick(n->raft, uv_now(n->loop));
+    node_service_tick(n);
     node_pump(n);
 }
 

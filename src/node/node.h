@@ -10,6 +10,7 @@
 #include "net/peers.h"
 #include "node/config.h"
 #include "node/persist.h"
+#include "node/service.h"
 #include "node/sm.h"
 #include "raft/raft.h"
 #include "store/store.h"
@@ -26,6 +27,8 @@ struct node {
     struct net_peers peers;
     struct node_persist persist;
     struct node_sm sm;
+    struct node_service service;
+    uint64_t next_client_id;
     uint64_t snapshot_index;  /* newest snapshot stored */
     bool snapshot_pending;    /* one is on its way to disk */
 
@@ -80,7 +83,12 @@ void node_on_net_log(void *arg, const char *level, const char *msg);
 void node_tick_cb(uv_timer_t *t);
 void node_fd_cb(uv_timer_t *t);
 
+/* The leader's client address ("" if unknown), for NOT_LEADER answers. */
+void node_leader_client_addr(struct node *n, char *out, size_t len);
+
 /* client.c */
+/* Sends resp to client id if it is still connected (a gone client is skipped). */
+void node_client_respond(struct node *n, uint64_t client, Baton__ClientResponse *resp);
 int node_clients_listen(struct node *n, char *why, size_t why_len)
     __attribute__((warn_unused_result));
 void node_clients_close(struct node *n);

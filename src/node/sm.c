@@ -1,13 +1,21 @@
-/* The replicated state machine (placeholder state until the lock service lands). */
+/* The replicated state machine: committed entries into the lock/lease service. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "node/sm.h"
 
-#define SM_MAGIC 0x62746e31u /* "btn1" */
-
-void node_sm_init(struct node_sm *sm)
+int node_sm_init(struct node_sm *sm)
 {
+    memset(sm, 0, sizeof(*sm));
+    lock_events_init(&sm->events);
+    sm->locks = lock_sm_new();
+    return sm->locks != NULL ? 0 : BATON_ENOMEM;
+}
+
+void node_sm_close(struct node_sm *sm)
+{
+    lock_sm_free(sm->locks);
+    lock_events_close(&sm->events);
     memset(sm, 0, sizeof(*sm));
 }
 
@@ -16,50 +24,32 @@ int node_sm_apply(struct node_sm *sm, const struct raft_entry *e)
     if (e->index != sm->applied + 1) {
         return BATON_EINVAL;
     }
-    sm->applied = e->index;
+    sm->has_result = false;
+    sm->events.n = 0;
     if (e->type == RAFT_ENTRY_NORMAL) {
-        sm->commands++;
+        int rv = lock_apply(sm->locks, e->index, e->data.base, e->data.len, &sm->result,
+                            &sm->events);
+        if (rv != 0) {
+            return rv;
+        }
+        sm->has_result = true;
     }
+    sm->applied = e->index;
     return 0;
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) {
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-    }
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) {
-        v = v << 8 | p[i];
-    }
-    return v;
 }
 
 int node_sm_snapshot(const struct node_sm *sm, struct raft_buf *out)
 {
-    uint8_t *p = malloc(20);
-    if (p == NULL) {
-        return BATON_ENOMEM;
-    }
-    put_u64(p, ((uint64_t)SM_MAGIC << 32) | 1); /* magic, version 1 */
-    put_u64(p + 8, sm->commands);
-    memset(p + 16, 0, 4);
-    out->base = p;
-    out->len = 20;
-    return 0;
+    return lock_sm_snapshot(sm->locks, &out->base, &out->len);
 }
 
 int node_sm_restore(struct node_sm *sm, const void *data, size_t len, uint64_t index)
 {
-    const uint8_t *p = data;
-    if (len != 20 || get_u64(p) != (((uint64_t)SM_MAGIC << 32) | 1)) {
-        return BATON_ECORRUPT;
+    int rv = lock_sm_restore(sm->locks, data, len, index);
+    if (rv == 0) {
+        sm->applied = index;
+        sm->has_result = false;
+        sm->events.n = 0;
     }
-    sm->commands = get_u64(p + 8);
-    sm->applied = index;
-    return 0;
+    return rv;
 }
