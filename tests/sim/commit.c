@@ -193,9 +193,13 @@ static void observe_node(struct sim *s, struct sim_node *n)
         return;
     }
     bool new_leader = role == RAFT_LEADER && (n->seen_role != RAFT_LEADER || n->seen_term != term);
-    if (role != n->seen_role || term != n->seen_term)
-        sim_trace(s, "n%" PRIu64 " is %s in term %" PRIu64 " (leader n%" PRIu64 ")", n->id,
-                  raft_role_name(role), term, raft_leader(n->r));
+    if (s->verbose && (role != n->seen_role || term != n->seen_term)) {
+        char leader[32] = "unknown";
+        if (raft_leader(n->r))
+            snprintf(leader, sizeof(leader), "n%" PRIu64, raft_leader(n->r));
+        sim_trace(s, "n%" PRIu64 " is %s in term %" PRIu64 " (leader %s)", n->id,
+                  raft_role_name(role), term, leader);
+    }
     n->seen_role = role;
     n->seen_term = term;
     if (role == RAFT_LEADER)

@@ -160,7 +160,7 @@ void sim_msg_describe(char *buf, size_t len, const struct raft_message *m)
         snprintf(buf, len, "snap=%" PRIu64 " off=%" PRIu64 "%s", m->index, m->offset, rej);
         break;
     default:
-        snprintf(buf, len, "%s", rej);
+        snprintf(buf, len, "%s", m->reject ? "reject" : "");
         break;
     }
 }

@@ -1,5 +1,6 @@
 /* The host model: one raft instance driven exactly as raft.h's ready contract says. */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -184,10 +185,36 @@ static void apply(struct sim *s, struct sim_node *n, const struct raft_entry *e)
     sim_workload_applied(s, n, e);
 }
 
+static bool needs_disk(const struct raft_ready *rd)
+{
+    return rd->snapshot || rd->n_entries > 0 || rd->has_hard_state;
+}
+
+static void trace_batch(struct sim *s, struct sim_node *n, const struct raft_ready *rd)
+{
+    char ents[48] = "", hs[48] = "", snap[48] = "", apply[48] = "";
+    if (rd->n_entries)
+        snprintf(ents, sizeof(ents), " entries %" PRIu64 "..%" PRIu64, rd->entries[0].index,
+                 rd->entries[rd->n_entries - 1].index);
+    if (rd->has_hard_state)
+        snprintf(hs, sizeof(hs), " term %" PRIu64 " vote n%" PRIu64, rd->hard_state.term,
+                 rd->hard_state.vote);
+    if (rd->snapshot)
+        snprintf(snap, sizeof(snap), " snapshot %" PRIu64 "/%" PRIu64, rd->snapshot->meta.index,
+                 rd->snapshot->meta.term);
+    if (rd->n_committed)
+        snprintf(apply, sizeof(apply), " apply %" PRIu64 "..%" PRIu64, rd->committed[0].index,
+                 rd->committed[rd->n_committed - 1].index);
+    sim_trace(s, "sync n%" PRIu64 " batch %" PRIu64 ":%s%s%s%s%s", n->id, rd->seq, snap, ents,
+              hs, apply, rd->n_reads ? " answers reads" : "");
+}
+
 /* Step 3 and 4 of the contract, once the batch is durable. */
 static void complete_batch(struct sim *s, struct sim_node *n, struct sim_batch *b)
 {
     struct raft_ready *rd = &b->rd;
+    if (s->verbose && (needs_disk(rd) || rd->n_committed || rd->n_reads))
+        trace_batch(s, n, rd);
     persist(s, n, rd);
     if (!s->failed)
         send_msgs(s, n, rd, true);
@@ -201,11 +228,6 @@ static void complete_batch(struct sim *s, struct sim_node *n, struct sim_batch *
         raft_persisted(n->r, rd);
     raft_ready_free(rd);
     free(b);
-}
-
-static bool needs_disk(const struct raft_ready *rd)
-{
-    return rd->snapshot || rd->n_entries > 0 || rd->has_hard_state;
 }
 
 static void enqueue(struct sim *s, struct sim_node *n, struct sim_batch *b)
@@ -312,6 +334,8 @@ void sim_node_on_tick(struct sim *s, const struct sim_event *ev)
     if (!n)
         return;
     raft_tick(n->r, s->now);
+    if (s->verbose && raft_has_ready(n->r))
+        sim_trace(s, "tick n%" PRIu64, n->id);
     sim_node_process(s, n);
     schedule_tick(s, n);
 }

@@ -67,6 +67,18 @@ struct sim_node *sim_leader(struct sim *s)
     return best;
 }
 
+/* A client that has found "a" leader: any node that believes it leads, stale ones
+ * included, so deposed leaders get proposals and reads they must not complete. */
+struct sim_node *sim_any_leader(struct sim *s)
+{
+    uint64_t ids[SIM_MAX_IDS];
+    size_t n = 0;
+    for (uint64_t id = 1; id < s->next_id; id++)
+        if (s->nodes[id].state == SIM_NODE_UP && raft_role(s->nodes[id].r) == RAFT_LEADER)
+            ids[n++] = id;
+    return n ? &s->nodes[ids[sim_rng_range(&s->rng, 0, n - 1)]] : NULL;
+}
+
 /* Ids in ascending order, so random picks from the list replay exactly. */
 size_t sim_ids_in_state(struct sim *s, int state, uint64_t *ids)
 {
@@ -100,7 +112,7 @@ static void pick_params(struct sim *s)
     p->raft.check_quorum = sim_rng_pm(g, 800);
     p->delay_min = 1;
     p->delay_max = (unsigned)sim_rng_range(g, 2, 30);
-    p->sync_max = (unsigned)sim_rng_range(g, 1, 10);
+    p->sync_max = (unsigned)sim_rng_range(g, 1, 30);
     p->tick_max = (unsigned)sim_rng_range(g, 5, 20);
     p->compact_every = (unsigned)sim_rng_range(g, 16, 64);
     p->trailing_max = 8;

@@ -234,6 +234,7 @@ void sim_schedule(struct sim *s, uint64_t at, int type, uint64_t node, uint32_t 
                   struct raft_message *msg);
 struct sim_node *sim_node_get(struct sim *s, uint64_t id);
 struct sim_node *sim_leader(struct sim *s);
+struct sim_node *sim_any_leader(struct sim *s);
 size_t sim_ids_in_state(struct sim *s, int state, uint64_t *ids);
 size_t sim_slots_used(struct sim *s);
 

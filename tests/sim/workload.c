@@ -9,6 +9,10 @@
 #define PAYLOAD_LEN 16
 #define PAYLOAD_CLIENT 'P'
 #define PAYLOAD_PROBE 'L'
+/* Clients hold back while this many entries wait for commit at the leader: an open
+ * loop would outrun slow configurations (one entry per append, one in flight, slow
+ * disks) and bury the liveness probe under a backlog no timeout could drain. */
+#define MAX_UNCOMMITTED 48
 
 /* 16 bytes: a kind byte, a 56-bit sequence number (unique in the run) and 8 bytes
  * derived from the seed, so payloads differ across runs too. */
@@ -26,8 +30,10 @@ static uint64_t make_payload(struct sim *s, unsigned char kind, unsigned char *o
 
 static void propose(struct sim *s, unsigned char kind)
 {
-    struct sim_node *n = sim_leader(s);
+    struct sim_node *n = kind == PAYLOAD_PROBE ? sim_leader(s) : sim_any_leader(s);
     if (!n)
+        return;
+    if (kind != PAYLOAD_PROBE && raft_last_index(n->r) > raft_commit(n->r) + MAX_UNCOMMITTED)
         return;
     unsigned char data[PAYLOAD_LEN];
     uint64_t seq = make_payload(s, kind, data), index = 0, term = 0;
@@ -51,7 +57,7 @@ static void propose(struct sim *s, unsigned char kind)
  * observed at that moment. */
 static void read_index(struct sim *s)
 {
-    struct sim_node *n = sim_leader(s);
+    struct sim_node *n = sim_any_leader(s);
     if (!n)
         return;
     struct sim_workload *w = &s->w;
