@@ -119,6 +119,8 @@ static void handle_status(struct node_client *c, Baton__ClientResponse *resp)
     st.last_index = raft_last_index(n->raft);
     st.snapshot_index = n->snapshot_index;
     st.client_addr = n->cfg.listen_client;
+    st.counters = crdt_count(n->counters.set);
+    st.gossip_bytes_sent = n->counters.gossip_bytes;
     client_addr_of(n, st.leader, leader_addr, sizeof(leader_addr));
     st.leader_client_addr = leader_addr;
     fill_peers(n, &st, ph, php);
@@ -162,6 +164,10 @@ static void handle_request(struct node_client *c, const Baton__ClientRequest *re
     case BATON__CLIENT_REQUEST__OP_LOCK_INSPECT:
     case BATON__CLIENT_REQUEST__OP_LOCK_CHECK:
         node_service_request(c->node, c->id, req);
+        return;
+    case BATON__CLIENT_REQUEST__OP_COUNTER_INCR:
+    case BATON__CLIENT_REQUEST__OP_COUNTER_GET:
+        node_counters_request(c->node, c->id, req);
         return;
     default:
         resp.err = BATON_EINVAL;

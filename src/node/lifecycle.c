@@ -187,6 +187,9 @@ int node_start(struct node *n, uv_loop_t *loop, const struct node_config *cfg, c
     node_persist_init(&n->persist, loop, n->store, node_on_persisted, node_on_persist_failed,
                       node_on_drained, n);
     node_service_init(&n->service, cfg->election_ms);
+    if (node_counters_start(n, why, why_len) != 0) {
+        return EXIT_DATA_REFUSED;
+    }
     rv = start_peers(n, why, why_len);
     if (rv == 0) {
         n->clients_started = true;
@@ -240,6 +243,7 @@ void node_close(struct node *n)
     /* uv_run() returned, so no disk write is running any more. */
     node_persist_close(&n->persist);
     node_service_close(&n->service);
+    node_counters_close(&n->counters);
     node_sm_close(&n->sm);
     raft_free(n->raft);
     n->raft = NULL;

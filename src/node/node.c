@@ -91,6 +91,7 @@ void node_pump(struct node *n)
         node_persist_push(&n->persist, it);
     }
     maybe_snapshot(n);
+    node_counters_flush(n);
     node_persist_kick(&n->persist);
     log_role_change(n);
 }
@@ -135,6 +136,10 @@ void node_on_persisted(void *arg, struct node_persist_item *item)
         node_apply_ready(n, &item->rd);
         return;
     }
+    if (item->kind == NODE_PERSIST_CRDT) {
+        node_counters_persisted(n, item->sync.upto);
+        return;
+    }
     const struct raft_snapshot *s = &item->snapshot;
     int rv = raft_compact(n->raft, &s->meta, s->data.base, s->data.len, item->trailing);
     n->snapshot_pending = false;
@@ -175,11 +180,16 @@ static void send_heartbeats(struct node *n)
     uint64_t ids[FD_MAX_PEERS];
     int count = fd_peers(&n->fd, ids, FD_MAX_PEERS);
     n->hb_seq++;
+    n->counters.rounds++;
     for (int i = 0; i < count; i++) {
         Baton__Heartbeat hb = BATON__HEARTBEAT__INIT;
         hb.from = n->cfg.id;
         hb.to = ids[i];
         hb.seq = n->hb_seq;
+        void *delta = NULL;
+        if (net_peers_connected(&n->peers, ids[i])) {
+            node_counters_fill(n, ids[i], fd_suspected(&n->fd, ids[i]), &hb, &delta);
+        }
         Baton__Envelope env = BATON__ENVELOPE__INIT;
         env.body_case = BATON__ENVELOPE__BODY_HEARTBEAT;
         env.heartbeat = &hb;
@@ -187,6 +197,7 @@ static void send_heartbeats(struct node *n)
         if (net_encode_envelope(&env, n->cfg.max_frame, &frame) == 0) {
             (void)net_peers_send(&n->peers, ids[i], frame);
         }
+        free(delta);
     }
 }
 
@@ -213,6 +224,11 @@ void node_on_peer_envelope(void *arg, uint64_t from, const Baton__Envelope *env)
     struct node *n = arg;
     if (fd_heard(&n->fd, from, uv_now(n->loop)) == 1) {
         node_log(NODE_LOG_INFO, "trust in peer %llu restored", (unsigned long long)from);
+    }
+    if (env->body_case == BATON__ENVELOPE__BODY_HEARTBEAT && !n->stopping) {
+        node_counters_heard(n, from, env->heartbeat);
+        node_pump(n);
+        return;
     }
     if (env->body_case != BATON__ENVELOPE__BODY_RAFT || n->stopping) {
         return;

@@ -9,6 +9,7 @@
 #include "net/conn.h"
 #include "net/peers.h"
 #include "node/config.h"
+#include "node/counters.h"
 #include "node/persist.h"
 #include "node/service.h"
 #include "node/sm.h"
@@ -28,6 +29,7 @@ struct node {
     struct node_persist persist;
     struct node_sm sm;
     struct node_service service;
+    struct node_counters counters;
     uint64_t next_client_id;
     uint64_t snapshot_index;  /* newest snapshot stored */
     bool snapshot_pending;    /* one is on its way to disk */

@@ -33,7 +33,7 @@ void node_persist_push(struct node_persist *p, struct node_persist_item *item)
 
 static bool has_content(const struct node_persist_item *it)
 {
-    return it->kind == NODE_PERSIST_SNAPSHOT || it->rd.snapshot != NULL ||
+    return it->kind == NODE_PERSIST_SNAPSHOT || it->sync.n > 0 || it->rd.snapshot != NULL ||
            it->rd.n_entries > 0 || it->rd.has_hard_state;
 }
 
@@ -41,10 +41,29 @@ static void free_item(struct node_persist_item *it)
 {
     if (it->kind == NODE_PERSIST_READY) {
         raft_ready_free(&it->rd);
+    } else if (it->kind == NODE_PERSIST_CRDT) {
+        crdt_sync_clear(&it->sync);
+        free(it->puts);
     } else {
         free(it->snapshot.data.base);
     }
     free(it);
+}
+
+static int crdt_batch(struct node_persist_item *it, struct store_batch *b)
+{
+    it->puts = calloc(it->sync.n ? it->sync.n : 1, sizeof(*it->puts));
+    if (it->puts == NULL) {
+        return BATON_ENOMEM;
+    }
+    for (size_t i = 0; i < it->sync.n; i++) {
+        it->puts[i].name = it->sync.records[i].name;
+        it->puts[i].data = it->sync.records[i].data;
+        it->puts[i].len = it->sync.records[i].len;
+    }
+    b->crdt = it->puts;
+    b->n_crdt = it->sync.n;
+    return 0;
 }
 
 static struct node_persist_item *pop(struct node_persist *p)
@@ -113,6 +132,14 @@ static int build_job(struct node_persist *p)
         memset(b, 0, sizeof(*b));
         if (it->kind == NODE_PERSIST_READY) {
             store_batch_from_ready(b, &it->rd);
+            continue;
+        }
+        if (it->kind == NODE_PERSIST_CRDT) {
+            if (it->puts == NULL && crdt_batch(it, b) != 0) {
+                return BATON_ENOMEM;
+            }
+            b->crdt = it->puts;
+            b->n_crdt = it->sync.n;
             continue;
         }
         b->snapshot = &it->snapshot;

@@ -5,12 +5,14 @@
 #include <stdbool.h>
 #include <uv.h>
 
+#include "crdt/crdt.h"
 #include "raft/raft.h"
 #include "store/store.h"
 
 enum node_persist_kind {
     NODE_PERSIST_READY = 1, /* a raft_ready batch */
     NODE_PERSIST_SNAPSHOT,  /* a local snapshot, then log compaction */
+    NODE_PERSIST_CRDT,      /* changed G-Counter records */
 };
 
 struct node_persist_item {
@@ -19,6 +21,8 @@ struct node_persist_item {
     struct raft_ready rd;           /* NODE_PERSIST_READY */
     struct raft_snapshot snapshot;  /* NODE_PERSIST_SNAPSHOT; data malloc'd */
     uint64_t trailing;
+    struct crdt_sync sync;          /* NODE_PERSIST_CRDT */
+    struct store_crdt_put *puts;    /* NODE_PERSIST_CRDT: sync's records for the store */
 };
 
 /* Runs on the loop thread for each item once it is durable, strictly in the
