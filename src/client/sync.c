@@ -1,0 +1,229 @@
+/* libbaton's blocking client: its own uv loop on a thread, fed through a uv_async_t queue. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/sync.h"
+
+static void call_complete(struct baton *c, struct sync_call *call, int err)
+{
+    pthread_mutex_lock(&c->mu);
+    call->err = err;
+    call->done = true;
+    pthread_cond_signal(&call->cv);
+    /* The caller may return and free call as soon as we unlock. */
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* The operation's answer, on the loop thread: keep what the caller will read. */
+static void call_cb(int err, const struct baton_result *res, void *arg)
+{
+    struct sync_call *call = arg;
+    call->res = *res;
+    call->res.message = NULL;
+    call->res.lock.waiters = NULL;
+    if (err == 0 && res->lock.n_waiters > 0) {
+        call->res.lock.waiters = malloc(res->lock.n_waiters * sizeof(uint64_t));
+        if (call->res.lock.waiters == NULL) {
+            err = BATON_ENOMEM;
+        } else {
+            memcpy(call->res.lock.waiters, res->lock.waiters,
+                   res->lock.n_waiters * sizeof(uint64_t));
+        }
+    }
+    call_complete(call->client, call, err);
+}
+
+/* Starts call's operation on the loop; an error means its callback never runs. */
+static int call_start(struct baton *c, struct sync_call *call)
+{
+    struct baton_async *a = c->core;
+    switch (call->op) {
+    case SYNC_GRANT:
+        return baton_async_lease_grant(a, call->a, call->timeout_ms, call_cb, call);
+    case SYNC_KEEPALIVE:
+        return baton_async_lease_keepalive(a, call->a, call->timeout_ms, call_cb, call);
+    case SYNC_REVOKE:
+        return baton_async_lease_revoke(a, call->a, call->timeout_ms, call_cb, call);
+    case SYNC_ACQUIRE:
+        return baton_async_lock_acquire(a, call->name, call->a, call->b, call->c,
+                                        call->timeout_ms, call_cb, call);
+    case SYNC_RELEASE:
+        return baton_async_lock_release(a, call->name, call->a, call->timeout_ms, call_cb, call);
+    case SYNC_INSPECT:
+        return baton_async_lock_inspect(a, call->name, call->timeout_ms, call_cb, call);
+    case SYNC_CHECK:
+        return baton_async_lock_check(a, call->name, call->a, call->timeout_ms, call_cb, call);
+    case SYNC_STATUS:
+        return baton_async_status(a, call->timeout_ms, call_cb, call);
+    default:
+        return BATON_EINVAL;
+    }
+}
+
+/* Runs one queued call on the loop thread. */
+static void call_dispatch(struct baton *c, struct sync_call *call)
+{
+    int rv;
+    if (call->op == SYNC_FN) {
+        call->fn(call->fn_arg);
+        rv = 0;
+    } else if (call->op == SYNC_KEEP) {
+        rv = baton_async_lease_keep(c->core, call->lease, call->lost_cb, call->lost_arg,
+                                    &call->keeper);
+    } else {
+        rv = call_start(c, call);
+        if (rv == 0) {
+            return; /* call_cb completes it */
+        }
+    }
+    call_complete(c, call, rv);
+}
+
+static void core_closed_cb(void *arg)
+{
+    struct baton *c = arg;
+    uv_close((uv_handle_t *)&c->wake, NULL);
+}
+
+static void wake_cb(uv_async_t *h)
+{
+    struct baton *c = h->data;
+    pthread_mutex_lock(&c->mu);
+    struct sync_call *list = c->head;
+    bool stopping = c->stopping;
+    c->head = c->tail = NULL;
+    pthread_mutex_unlock(&c->mu);
+    while (list != NULL) {
+        struct sync_call *call = list;
+        list = list->next;
+        if (stopping && call->op != SYNC_FN) {
+            call_complete(c, call, BATON_ESHUTDOWN);
+        } else {
+            call_dispatch(c, call);
+        }
+    }
+    if (stopping && c->core != NULL) {
+        struct baton_async *a = c->core;
+        c->core = NULL;
+        baton_async_close(a, core_closed_cb, c);
+    }
+}
+
+static void *thread_main(void *arg)
+{
+    struct baton *c = arg;
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+int sync_call_run(struct baton *c, struct sync_call *call)
+{
+    if (c == NULL) {
+        return BATON_EINVAL;
+    }
+    if (pthread_equal(pthread_self(), c->thread)) {
+        return BATON_EINVAL; /* the loop would wait for itself */
+    }
+    pthread_cond_init(&call->cv, NULL);
+    call->client = c;
+    call->done = false;
+    call->next = NULL;
+    pthread_mutex_lock(&c->mu);
+    if (c->stopping) {
+        pthread_mutex_unlock(&c->mu);
+        pthread_cond_destroy(&call->cv);
+        return BATON_ESHUTDOWN;
+    }
+    if (c->tail != NULL) {
+        c->tail->next = call;
+    } else {
+        c->head = call;
+    }
+    c->tail = call;
+    uv_async_send(&c->wake);
+    while (!call->done) {
+        pthread_cond_wait(&call->cv, &c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+    pthread_cond_destroy(&call->cv);
+    return call->err;
+}
+
+void client_sync_run_on_loop(void *owner, void (*fn)(void *arg), void *arg)
+{
+    struct baton *c = owner;
+    if (pthread_equal(pthread_self(), c->thread)) {
+        fn(arg); /* already on the loop (a lost callback) */
+        return;
+    }
+    struct sync_call call;
+    memset(&call, 0, sizeof(call));
+    call.op = SYNC_FN;
+    call.fn = fn;
+    call.fn_arg = arg;
+    int rv = sync_call_run(c, &call);
+    (void)rv; /* SYNC_FN runs even while the client stops */
+}
+
+static void open_undo(struct baton *c, bool wake_open)
+{
+    if (c->core != NULL) {
+        baton_async_close(c->core, NULL, NULL);
+    }
+    if (wake_open) {
+        uv_close((uv_handle_t *)&c->wake, NULL);
+    }
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&c->loop);
+    free(c);
+}
+
+int baton_open(const char *endpoints, const struct baton_options *opt, struct baton **out)
+{
+    if (out == NULL) {
+        return BATON_EINVAL;
+    }
+    struct baton *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return BATON_ENOMEM;
+    }
+    if (uv_loop_init(&c->loop) != 0) {
+        free(c);
+        return BATON_EIO;
+    }
+    int rv = baton_async_new(&c->loop, endpoints, opt, &c->core);
+    if (rv != 0) {
+        c->core = NULL;
+        open_undo(c, false);
+        return rv;
+    }
+    c->core->owner = c;
+    if (uv_async_init(&c->loop, &c->wake, wake_cb) != 0) {
+        open_undo(c, false);
+        return BATON_EIO;
+    }
+    c->wake.data = c;
+    pthread_mutex_init(&c->mu, NULL);
+    if (pthread_create(&c->thread, NULL, thread_main, c) != 0) {
+        pthread_mutex_destroy(&c->mu);
+        open_undo(c, true);
+        return BATON_EIO;
+    }
+    *out = c;
+    return 0;
+}
+
+void baton_close(struct baton *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    c->stopping = true;
+    uv_async_send(&c->wake);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+    uv_loop_close(&c->loop);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}

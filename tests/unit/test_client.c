@@ -1,0 +1,223 @@
+/* Unit tests of libbaton's pure pieces: endpoint lists, backoff with jitter, the request table. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/internal.h"
+
+/* ---- Endpoints ---- */
+
+START_TEST(test_endpoints_ok)
+{
+    struct client_endpoints e;
+    ck_assert_int_eq(client_endpoints_parse("127.0.0.1:7101", &e), 0);
+    ck_assert_uint_eq(e.n, 1);
+    ck_assert_str_eq(e.v[0], "127.0.0.1:7101");
+    ck_assert_int_eq(client_endpoints_parse(" 127.0.0.1:1 ,[::1]:2,localhost:3", &e), 0);
+    ck_assert_uint_eq(e.n, 3);
+    ck_assert_str_eq(e.v[0], "127.0.0.1:1");
+    ck_assert_str_eq(e.v[1], "[::1]:2");
+    ck_assert_str_eq(e.v[2], "localhost:3");
+}
+END_TEST
+
+START_TEST(test_endpoints_bad)
+{
+    struct client_endpoints e;
+    const char *bad[] = {"", ",", "127.0.0.1:1,", ",127.0.0.1:1", "127.0.0.1", "host:1",
+                         "127.0.0.1:x", "127.0.0.1:1,,127.0.0.1:2", "   "};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(client_endpoints_parse(bad[i], &e) == BATON_EINVAL, "'%s'", bad[i]);
+        ck_assert_uint_eq(e.n, 0);
+    }
+    ck_assert_int_eq(client_endpoints_parse(NULL, &e), BATON_EINVAL);
+}
+END_TEST
+
+START_TEST(test_endpoints_limits)
+{
+    struct client_endpoints e;
+    size_t item = strlen("127.0.0.1:7101,");
+    char *list = malloc(item * (CLIENT_ENDPOINTS_MAX + 1) + 1);
+    list[0] = '\0';
+    for (int i = 0; i < CLIENT_ENDPOINTS_MAX; i++) {
+        strcat(list, i ? ",127.0.0.1:7101" : "127.0.0.1:7101");
+    }
+    ck_assert_int_eq(client_endpoints_parse(list, &e), 0);
+    ck_assert_uint_eq(e.n, CLIENT_ENDPOINTS_MAX);
+    strcat(list, ",127.0.0.1:7101");
+    ck_assert_int_eq(client_endpoints_parse(list, &e), BATON_EINVAL);
+    free(list);
+    char longest[BATON_ADDR_MAX + 8];
+    memset(longest, '1', sizeof(longest));
+    longest[sizeof(longest) - 1] = '\0';
+    ck_assert_int_eq(client_endpoints_parse(longest, &e), BATON_EINVAL);
+}
+END_TEST
+
+/* ---- Backoff ---- */
+
+START_TEST(test_backoff_bounds)
+{
+    uint64_t rnd = 42;
+    for (unsigned attempt = 0; attempt < 80; attempt++) {
+        uint64_t d = 20;
+        for (unsigned i = 1; i < attempt && d < 1000; i++) {
+            d *= 2;
+        }
+        d = d > 1000 ? 1000 : d;
+        for (int k = 0; k < 200; k++) {
+            uint64_t v = client_backoff_delay(attempt, 20, 1000, client_rand_next(&rnd));
+            ck_assert_msg(v >= d - d / 2 && v <= d, "attempt %u: %llu not in [%llu, %llu]",
+                          attempt, (unsigned long long)v, (unsigned long long)(d - d / 2),
+                          (unsigned long long)d);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_backoff_grows_and_caps)
+{
+    /* With the random part at its extremes the wait is exactly d/2.. and d. */
+    ck_assert_uint_eq(client_backoff_delay(1, 20, 1000, 0), 10);
+    ck_assert_uint_eq(client_backoff_delay(2, 20, 1000, 0), 20);
+    ck_assert_uint_eq(client_backoff_delay(3, 20, 1000, 0), 40);
+    ck_assert_uint_eq(client_backoff_delay(3, 20, 1000, 40), 80);
+    ck_assert_uint_eq(client_backoff_delay(30, 20, 1000, 0), 500);
+    ck_assert_uint_eq(client_backoff_delay(1000000, 20, 1000, 500), 1000);
+    ck_assert_uint_eq(client_backoff_delay(UINT32_MAX, UINT64_MAX / 2, UINT64_MAX, 0) > 0, 1);
+    ck_assert_uint_eq(client_backoff_delay(1, 0, 10, 7), 1);
+    ck_assert_uint_eq(client_backoff_delay(1, 0, 0, 7), 0);
+}
+END_TEST
+
+START_TEST(test_backoff_jitter_spreads)
+{
+    uint64_t rnd = 7, lo = UINT64_MAX, hi = 0;
+    for (int k = 0; k < 1000; k++) {
+        uint64_t v = client_backoff_delay(6, 20, 1000, client_rand_next(&rnd));
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    /* d = 640: values should cover most of [320, 640]. */
+    ck_assert_uint_lt(lo, 340);
+    ck_assert_uint_gt(hi, 620);
+}
+END_TEST
+
+START_TEST(test_backoff_never_past_deadline)
+{
+    uint64_t at = 0;
+    ck_assert_int_eq(client_backoff_at(100, 1000, 50, &at), 0);
+    ck_assert_uint_eq(at, 150);
+    ck_assert_int_eq(client_backoff_at(100, 1000, 900, &at), 0);
+    ck_assert_uint_eq(at, 1000);
+    ck_assert_int_eq(client_backoff_at(100, 1000, 5000, &at), 0);
+    ck_assert_uint_eq(at, 1000);
+    ck_assert_int_eq(client_backoff_at(100, 1000, UINT64_MAX, &at), 0);
+    ck_assert_uint_eq(at, 1000);
+    ck_assert_int_eq(client_backoff_at(1000, 1000, 0, &at), BATON_ETIMEDOUT);
+    ck_assert_int_eq(client_backoff_at(2000, 1000, 0, &at), BATON_ETIMEDOUT);
+    /* Any sequence of retries stays within the deadline. */
+    uint64_t rnd = 1, now = 0, deadline = 5000;
+    unsigned attempt = 0;
+    while (client_backoff_at(now, deadline, client_backoff_delay(++attempt, 20, 1000,
+                                                                 client_rand_next(&rnd)),
+                             &at) == 0) {
+        ck_assert_uint_le(at, deadline);
+        ck_assert_uint_ge(at, now);
+        now = at;
+    }
+    ck_assert_uint_eq(now, deadline);
+}
+END_TEST
+
+/* ---- Request table ---- */
+
+START_TEST(test_table_basic)
+{
+    struct client_table t;
+    int a, b;
+    client_table_init(&t);
+    ck_assert_ptr_null(client_table_get(&t, 1));
+    ck_assert_ptr_null(client_table_del(&t, 1));
+    ck_assert_int_eq(client_table_put(&t, 1, &a), 0);
+    ck_assert_int_eq(client_table_put(&t, 2, &b), 0);
+    ck_assert_int_eq(client_table_put(&t, 1, &b), BATON_EINVAL);
+    ck_assert_int_eq(client_table_put(&t, 0, &b), BATON_EINVAL);
+    ck_assert_ptr_eq(client_table_get(&t, 1), &a);
+    ck_assert_ptr_eq(client_table_get(&t, 2), &b);
+    ck_assert_ptr_null(client_table_get(&t, 0));
+    ck_assert_ptr_eq(client_table_del(&t, 1), &a);
+    ck_assert_ptr_null(client_table_get(&t, 1));
+    ck_assert_ptr_eq(client_table_get(&t, 2), &b);
+    ck_assert_uint_eq(t.n, 1);
+    client_table_close(&t);
+}
+END_TEST
+
+/* Random puts and deletes against a plain array model: every lookup must agree,
+ * which exercises growth and backward-shift deletion across wrapped probe runs. */
+START_TEST(test_table_model)
+{
+    enum { IDS = 3000 };
+    static bool present[IDS];
+    memset(present, 0, sizeof(present));
+    struct client_table t;
+    client_table_init(&t);
+    uint64_t rnd = 99;
+    size_t n = 0, wrong = 0;
+    /* Plain comparisons in the loop: Check's assertions are too slow for it. */
+    for (int step = 0; step < 100000; step++) {
+        uint64_t id = 1 + client_rand_next(&rnd) % (IDS - 1);
+        void *ptr = (void *)(uintptr_t)(id * 8);
+        if (present[id]) {
+            wrong += client_table_del(&t, id) != ptr;
+            present[id] = false;
+            n--;
+        } else {
+            wrong += client_table_put(&t, id, ptr) != 0;
+            present[id] = true;
+            n++;
+        }
+        wrong += t.n != n;
+        if (step % 997 == 0) {
+            for (uint64_t k = 1; k < IDS; k++) {
+                wrong += client_table_get(&t, k) != (present[k] ? (void *)(uintptr_t)(k * 8) : NULL);
+            }
+        }
+    }
+    ck_assert_uint_eq(wrong, 0);
+    client_table_close(&t);
+}
+END_TEST
+
+static Suite *client_suite(void)
+{
+    Suite *s = suite_create("client");
+    TCase *ep = tcase_create("endpoints");
+    tcase_add_test(ep, test_endpoints_ok);
+    tcase_add_test(ep, test_endpoints_bad);
+    tcase_add_test(ep, test_endpoints_limits);
+    suite_add_tcase(s, ep);
+    TCase *bo = tcase_create("backoff");
+    tcase_add_test(bo, test_backoff_bounds);
+    tcase_add_test(bo, test_backoff_grows_and_caps);
+    tcase_add_test(bo, test_backoff_jitter_spreads);
+    tcase_add_test(bo, test_backoff_never_past_deadline);
+    suite_add_tcase(s, bo);
+    TCase *tb = tcase_create("table");
+    tcase_add_test(tb, test_table_basic);
+    tcase_add_test(tb, test_table_model);
+    suite_add_tcase(s, tb);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(client_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
