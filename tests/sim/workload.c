@@ -110,9 +110,10 @@ void sim_workload_read_answer(struct sim *s, struct sim_node *n, const struct ra
         sim_fail(s, "linearizability: read #%" PRIu64 " at n%" PRIu64 " answered with index %"
                  PRIu64 ", but %" PRIu64 " was already committed when it was issued", rd->ctx,
                  n->id, rd->index, r->min_index);
-    else if (rd->index > s->h.max_commit)
+    else if (rd->index > raft_commit(n->r))
         sim_fail(s, "read #%" PRIu64 " at n%" PRIu64 " answered with index %" PRIu64
-                 ", which no node has seen committed", rd->ctx, n->id, rd->index);
+                 " beyond its own commit index %" PRIu64, rd->ctx, n->id, rd->index,
+                 raft_commit(n->r));
 }
 
 void sim_workload_on_event(struct sim *s)
@@ -182,9 +183,12 @@ void sim_workload_on_deadline(struct sim *s)
                                  raft_role_name(raft_role(n->r)), raft_term(n->r),
                                  raft_commit(n->r), n->sm.applied, is_member(s, id) ? "" : " x");
     }
+    char leader[32] = "none";
+    if (l)
+        snprintf(leader, sizeof(leader), "n%" PRIu64, l->id);
     sim_fail(s, "liveness: %d ms after the heal no new entry is applied on every member"
-             " (leader %s%" PRIu64 ", probe index %" PRIu64 ");%s", SIM_LIVENESS_MS,
-             l ? "n" : "none ", l ? l->id : 0, s->w.probe_index, nodes);
+             " (leader %s, probe index %" PRIu64 ");%s", SIM_LIVENESS_MS, leader,
+             s->w.probe_index, nodes);
 }
 
 void sim_workload_free(struct sim_workload *w)
