@@ -39,6 +39,7 @@ struct demo_args {
 };
 
 static atomic_int lease_lost;
+static int64_t started_ms;
 
 /* Runs on libbaton's thread: only note it; the work loop reacts. */
 static void lost_cb(struct baton_keeper *k, uint64_t lease, int why, void *arg)
@@ -46,8 +47,9 @@ static void lost_cb(struct baton_keeper *k, uint64_t lease, int why, void *arg)
     (void)k;
     (void)arg;
     atomic_store(&lease_lost, 1);
-    fprintf(stderr, "lock_demo: lease %llu lost (%s): stop touching the resource\n",
-            (unsigned long long)lease, baton_strerror(why));
+    fprintf(stderr, "lock_demo: +%lld ms: lease %llu lost (%s): stop touching the resource\n",
+            (long long)(baton_now_ms() - started_ms), (unsigned long long)lease,
+            baton_strerror(why));
 }
 
 static void sleep_ms(uint64_t ms)
@@ -122,15 +124,20 @@ static int work_step(struct baton *c, const struct demo_args *a, const struct ba
 {
     int64_t t0 = baton_now_ms();
     bool current = false;
+    if (atomic_load(&lease_lost)) {
+        return BATON_EEXPIRED;
+    }
     int rv = baton_lock_check(c, a->name, h->token, a->timeout_ms, &current);
     if (rv != 0) {
         fprintf(stderr, "lock_demo: check: %s\n", baton_strerror(rv));
         return rv;
     }
-    int64_t left = baton_keeper_deadline(h->keeper) - baton_now_ms();
-    if (atomic_load(&lease_lost) || left <= 0 || !current) {
-        fprintf(stderr, "lock_demo: no longer the holder (current=%d, %lld ms left)\n",
-                current, (long long)left);
+    int64_t deadline = baton_keeper_deadline(h->keeper);
+    int64_t left = deadline - baton_now_ms();
+    if (deadline == 0 || left <= 0 || !current) {
+        fprintf(stderr, "lock_demo: no longer the holder (%s)\n",
+                deadline == 0 ? "lease lost" : left <= 0 ? "lease deadline passed"
+                                                         : "token no longer current");
         return BATON_EEXPIRED;
     }
     struct baton_status st;
@@ -138,9 +145,10 @@ static int work_step(struct baton *c, const struct demo_args *a, const struct ba
     if (baton_status_get(c, a->timeout_ms, &st) == 0) {
         leader = st.leader_client_addr[0] ? st.leader_client_addr : "(none)";
     }
-    printf("step %u/%u: token %llu current, lease safe for %lld ms, leader %s, check took "
-           "%lld ms\n", step, a->steps, (unsigned long long)h->token, (long long)left, leader,
-           (long long)(baton_now_ms() - t0));
+    printf("+%lld ms step %u/%u: token %llu current, lease safe for %lld ms, leader %s, "
+           "check took %lld ms\n",
+           (long long)(t0 - started_ms), step, a->steps, (unsigned long long)h->token,
+           (long long)left, leader, (long long)(baton_now_ms() - t0));
     fflush(stdout);
     /* The "work": sleep in slices so a lost lease stops us quickly. */
     for (uint64_t slept = 0; slept < a->step_ms && !atomic_load(&lease_lost); slept += 50) {
@@ -155,6 +163,7 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &a) != 0) {
         return usage();
     }
+    started_ms = baton_now_ms();
     struct baton *c;
     int rv = baton_open(a.endpoints, NULL, &c);
     if (rv != 0) {
