@@ -13,7 +13,9 @@
  *    owns. Every function must be called on that loop's thread, and every callback
  *    runs there, from uv_run(). As in libuv: if a call that takes a callback
  *    returns an error, the callback never runs; if it returns 0, the callback runs
- *    exactly once.
+ *    exactly once. As in any libuv program, the caller should ignore SIGPIPE
+ *    (signal(SIGPIPE, SIG_IGN)): a write to a connection the node has closed
+ *    raises it. (The blocking API blocks SIGPIPE on its own thread.)
  *
  * Connections and retries. The client holds one TCP connection, to the node it
  * believes is the leader (at first the first endpoint). A node that is not the

@@ -1,4 +1,5 @@
 /* libbaton's blocking client: its own uv loop on a thread, fed through a uv_async_t queue. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,7 +205,15 @@ int baton_open(const char *endpoints, const struct baton_options *opt, struct ba
     }
     c->wake.data = c;
     pthread_mutex_init(&c->mu, NULL);
-    if (pthread_create(&c->thread, NULL, thread_main, c) != 0) {
+    /* The thread starts with SIGPIPE blocked: a write to a connection the node
+     * closed then fails with EPIPE instead of killing the embedding program. */
+    sigset_t sigpipe, old;
+    sigemptyset(&sigpipe);
+    sigaddset(&sigpipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &sigpipe, &old);
+    rv = pthread_create(&c->thread, NULL, thread_main, c);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rv != 0) {
         pthread_mutex_destroy(&c->mu);
         open_undo(c, true);
         return BATON_EIO;
