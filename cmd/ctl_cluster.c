@@ -75,23 +75,24 @@ static int round_exit(const struct status_round *r)
     if (r->answered > 0) {
         return CTL_EXIT_OK;
     }
-    fprintf(stderr, "batonctl: no endpoint answered (%zu tried)\n", r->n);
+    fprintf(stderr, "batonctl: no endpoint returned a status (%zu asked)\n", r->n);
     return CTL_EXIT_UNAVAILABLE;
 }
 
-static void json_unreachable(struct ctl_json *j, const struct ctl_call *c)
+/* A node without a status: unreachable, or it answered with an error. */
+static void json_no_status(struct ctl_json *j, const struct ctl_call *c)
 {
     char buf[256];
     ctl_json_str(j, "endpoint", c->endpoint);
-    ctl_json_bool(j, "reachable", false);
+    ctl_json_bool(j, "reachable", c->err == 0);
     ctl_json_str(j, "error", call_error(c, buf, sizeof(buf)));
 }
 
-static void print_unreachable(const struct ctl_call *c)
+static void print_no_status(const struct ctl_call *c)
 {
     char buf[256];
     ctl_print_kv(stdout, "endpoint", c->endpoint);
-    fputs(" reachable=false ", stdout);
+    fputs(c->err == 0 ? " reachable=true " : " reachable=false ", stdout);
     ctl_print_kv(stdout, "error", call_error(c, buf, sizeof(buf)));
     fputc('\n', stdout);
 }
@@ -101,7 +102,7 @@ static void json_status_node(struct ctl_json *j, const struct ctl_call *c)
     const Baton__StatusResponse *s = call_status(c);
     ctl_json_obj_begin(j, NULL);
     if (s == NULL) {
-        json_unreachable(j, c);
+        json_no_status(j, c);
         ctl_json_obj_end(j);
         return;
     }
@@ -125,7 +126,7 @@ static void print_status_node(const struct ctl_call *c)
 {
     const Baton__StatusResponse *s = call_status(c);
     if (s == NULL) {
-        print_unreachable(c);
+        print_no_status(c);
         return;
     }
     printf("id=%llu ", (unsigned long long)s->id);
@@ -174,7 +175,7 @@ static void json_health_node(struct ctl_json *j, const struct ctl_call *c)
     const Baton__StatusResponse *s = call_status(c);
     ctl_json_obj_begin(j, NULL);
     if (s == NULL) {
-        json_unreachable(j, c);
+        json_no_status(j, c);
         ctl_json_obj_end(j);
         return;
     }
@@ -207,7 +208,7 @@ static void print_health_node(const struct ctl_call *c)
 {
     const Baton__StatusResponse *s = call_status(c);
     if (s == NULL) {
-        print_unreachable(c);
+        print_no_status(c);
         return;
     }
     printf("id=%llu suspects=", (unsigned long long)s->id);

@@ -25,7 +25,7 @@ def main(argv):
     except ValueError as e:
         print("status.py: not JSON: %s" % e, file=sys.stderr)
         return 2
-    nodes = [n for n in doc.get("nodes", []) if n.get("reachable")]
+    nodes = [n for n in doc.get("nodes", []) if n.get("reachable") and "error" not in n]
     leaders = [n for n in nodes if n.get("role") == "leader"]
     cmd = argv[1]
     if cmd == "leader":
