@@ -206,7 +206,10 @@ int baton_async_lock_acquire(struct baton_async *c, const char *name, uint64_t l
                              baton_cb cb, void *arg) __attribute__((warn_unused_result));
 
 /* Releases lock name held by lease (the next waiter gets it). Final errors:
- * BATON_ENOTFOUND (lease does not hold it), BATON_EEXPIRED. */
+ * BATON_ENOTFOUND (lease does not hold it), BATON_ELOCKED (another lease holds
+ * it), BATON_EEXPIRED. A release retried after a leader change whose first
+ * attempt did take effect gets BATON_ENOTFOUND or BATON_ELOCKED: either way the
+ * lease no longer holds the lock. */
 int baton_async_lock_release(struct baton_async *c, const char *name, uint64_t lease,
                              uint64_t timeout_ms, baton_cb cb, void *arg)
     __attribute__((warn_unused_result));
@@ -250,8 +253,8 @@ int64_t baton_keeper_deadline(const struct baton_keeper *k);
 
 /* Stops keeping the lease alive (the lease itself stays until it expires or is
  * revoked) and frees k; lost_cb does not run after this returns. For a keeper of
- * a blocking client: any thread but the library's own, and it waits for the
- * library's loop. For an async client: its loop thread. */
+ * a blocking client: any thread (it waits for the library's loop), including
+ * from lost_cb. For an async client: its loop thread, including from lost_cb. */
 void baton_keeper_stop(struct baton_keeper *k);
 
 /* ------------------------------------------------------------------------------
@@ -330,8 +333,9 @@ int baton_lock_hold_acquire(struct baton *c, const char *name, uint64_t ttl_ms,
 
 /* Stops hold's keeper, releases the lock and revokes the lease (which would also
  * release the lock). Returns the first error of release and revoke; a lease that
- * had already expired (BATON_EEXPIRED, BATON_ENOTFOUND) is not an error here,
- * since the lock is free either way. *hold is cleared in every case. */
+ * had already expired, or a lock already released or handed on (BATON_EEXPIRED,
+ * BATON_ENOTFOUND, BATON_ELOCKED) is not an error here: the lease does not hold
+ * the lock either way. *hold is cleared in every case. */
 int baton_lock_hold_release(struct baton *c, const char *name, struct baton_lock_hold *hold,
                             uint64_t timeout_ms);
 

@@ -177,9 +177,12 @@ revoke:
     return rv;
 }
 
+/* The lease no longer holds the lock: what release and revoke wanted anyway. A
+ * release retried after its first attempt took effect (outcome lost in a leader
+ * change) finds the lock free (ENOTFOUND) or already handed on (ELOCKED). */
 static bool gone(int rv)
 {
-    return rv == BATON_EEXPIRED || rv == BATON_ENOTFOUND;
+    return rv == BATON_EEXPIRED || rv == BATON_ENOTFOUND || rv == BATON_ELOCKED;
 }
 
 int baton_lock_hold_release(struct baton *c, const char *name, struct baton_lock_hold *hold,
