@@ -247,8 +247,9 @@ int baton_async_lease_keep(struct baton_async *c, const struct baton_lease *leas
 
 /* Until when the kept lease is safe to act on (baton_now_ms() clock): the send
  * time of the last acknowledged keepalive + TTL, less lease_margin_ms; 0 once the
- * lease is lost. Check it before each action on the protected resource. Any
- * thread. */
+ * lease is lost. Check it before each action on the protected resource: it is
+ * exact, whereas lost_cb runs from a timer armed at this instant and can be late
+ * when the loop is delayed (a loaded machine, a long callback). Any thread. */
 int64_t baton_keeper_deadline(const struct baton_keeper *k);
 
 /* Stops keeping the lease alive (the lease itself stays until it expires or is

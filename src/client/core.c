@@ -149,8 +149,13 @@ void client_req_send(struct client_req *r)
         return;
     }
     if (!core->link->connected) {
+        /* A connect to a cut-off host can hang for minutes: give it one attempt's
+         * time (without any wait_ms), then try the next endpoint. */
+        uint64_t now = uv_now(core->loop);
+        uint64_t left = r->deadline > now ? r->deadline - now : 0;
         r->state = CLIENT_REQ_QUEUED;
-        req_arm(r, r->deadline);
+        req_arm(r, left > core->opt.attempt_timeout_ms ? now + core->opt.attempt_timeout_ms
+                                                       : r->deadline);
         return;
     }
     req_send_on(r, core->link);
@@ -178,8 +183,13 @@ static void req_timer_cb(uv_timer_t *t)
         } else {
             client_req_retry(r, true, why);
         }
+    } else if (core->link != NULL && !core->link->connected) {
+        char why[CLIENT_WHY_LEN];
+        snprintf(why, sizeof(why), "connect to %s timed out", core->link->endpoint);
+        client_core_rotate(core);
+        client_link_drop(core, true, why);
     } else {
-        req_arm(r, r->deadline);
+        client_req_send(r);
     }
 }
 
