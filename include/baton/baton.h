@@ -18,12 +18,16 @@
  *    raises it. (The blocking API blocks SIGPIPE on its own thread.)
  *
  * Connections and retries. The client holds one TCP connection, to the node it
- * believes is the leader (at first the first endpoint). A node that is not the
- * leader answers BATON_ENOTLEADER with the leader's client address, and the client
- * reconnects there; when no leader is known it tries the endpoints in turn. A lost
+ * believes is the leader (at first a random endpoint, so that clients spread). A
+ * node that is not the leader answers BATON_ENOTLEADER with the leader's client
+ * address, and the client reconnects there; when no leader is known it tries the
+ * endpoints in turn. So does it when a connect does not complete, or a request
+ * stays unanswered, within attempt_timeout_ms (plus wait_ms for a queued acquire),
+ * and after three BATON_EUNAVAILABLE answers in a row from one node. A lost
  * connection, BATON_EUNAVAILABLE (no leader, or an outcome lost in a leader
- * change) and BATON_EBUSY (rate limit, leadership transfer) are retried after an
- * exponential backoff with jitter, but never past the call's deadline: the call's
+ * change), BATON_ESHUTDOWN (the node is stopping) and BATON_EBUSY (rate limit,
+ * leadership transfer) are retried after an exponential backoff with jitter
+ * (options below), but never past the call's deadline: the call's
  * timeout_ms (the client's default when 0) from the moment it is made, plus wait_ms
  * for a lock acquire that may queue. A call whose deadline passes ends with
  * BATON_ETIMEDOUT, which means "outcome unknown": the cluster may or may not have
@@ -68,8 +72,9 @@ struct uv_loop_s;
 struct baton_options {
     /* Default per-call deadline, used when a call passes timeout_ms 0. Default 5000. */
     uint64_t timeout_ms;
-    /* A connection that leaves a request unanswered this long (beyond its wait_ms)
-     * is given up and the next node tried. Default 2000. */
+    /* A connect that does not complete this long, or a connection that leaves a
+     * request unanswered this long (beyond its wait_ms), is given up and the next
+     * node tried. Default 2000. */
     uint64_t attempt_timeout_ms;
     /* Retry backoff: the n-th retry waits a random time in [d/2, d], where
      * d = min(backoff_max_ms, backoff_base_ms * 2^(n-1)). Defaults 20 and 1000. */
@@ -160,7 +165,9 @@ struct baton_async;
  * addresses (borrowed, copied). opt is borrowed and copied; NULL means defaults.
  * Nothing is sent until the first call. On 0, *out is the client, to be freed
  * with baton_async_close. Errors: BATON_EINVAL (bad endpoint list, more than 64
- * endpoints, a zero timeout or frame size), BATON_ENOMEM. Loop thread only. */
+ * endpoints; options with a zero timeout_ms, attempt_timeout_ms or
+ * backoff_base_ms, backoff_max_ms below backoff_base_ms, or max_frame under 64),
+ * BATON_ENOMEM. Loop thread only. */
 int baton_async_new(struct uv_loop_s *loop, const char *endpoints,
                     const struct baton_options *opt, struct baton_async **out)
     __attribute__((warn_unused_result));
@@ -280,8 +287,9 @@ void baton_close(struct baton *c);
 /* The blocking calls mirror the async ones and return what their callback would
  * get as err: 0, the cluster's final errors listed with the async call,
  * BATON_ETIMEDOUT (outcome unknown), BATON_EMALFORMED, BATON_ENOMEM, BATON_ETOOBIG,
- * or BATON_EINVAL for bad arguments and for a call made from the library's own
- * thread (a lost callback), which would deadlock. Output pointers are the
+ * BATON_ESHUTDOWN (baton_close is under way), or BATON_EINVAL for bad arguments
+ * and for a call made from the library's own thread (a lost callback), which
+ * would deadlock. The cluster's explanation of an error is not kept. Output pointers are the
  * caller's, written only on success (and may be NULL when not wanted, except
  * where said). Any thread, concurrently. */
 

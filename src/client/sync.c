@@ -163,7 +163,8 @@ void client_sync_run_on_loop(void *owner, void (*fn)(void *arg), void *arg)
     call.fn = fn;
     call.fn_arg = arg;
     int rv = sync_call_run(c, &call);
-    (void)rv; /* SYNC_FN runs even while the client stops */
+    /* BATON_ESHUTDOWN: baton_close is under way and frees every keeper itself. */
+    (void)rv;
 }
 
 static void open_undo(struct baton *c, bool wake_open)
