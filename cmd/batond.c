@@ -1,5 +1,5 @@
 /* batond: the baton daemon's entry point (flags, config file, run until signalled). */
-#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +79,9 @@ int main(int argc, char **argv)
     if (rv != EXIT_OK) {
         return rv;
     }
+    /* A peer or client that vanishes mid-write must cost a closed connection,
+     * not the process: writes then fail with EPIPE instead. */
+    signal(SIGPIPE, SIG_IGN);
     uv_loop_t loop;
     uv_loop_init(&loop);
     static struct node node;

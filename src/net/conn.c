@@ -51,6 +51,7 @@ struct net_conn *net_conn_new(uv_loop_t *loop, const struct net_conn_options *op
     }
     uv_tcp_init(loop, &c->tcp);
     c->tcp.data = c;
+    c->opened_ms = uv_now(loop);
     c->on_frame = on_frame;
     c->on_close = on_close;
     c->data = data;

@@ -37,6 +37,7 @@ struct net_conn {
     bool congested;
     uint64_t congested_since;
     bool closing;
+    uint64_t opened_ms;      /* uv_now() when created */
     int close_err;
     char why[128];
     char name[64];           /* remote address, for logs */

@@ -61,7 +61,13 @@ void net_peers_init(struct net_peers *p, uv_loop_t *loop, const struct net_peers
 
 void net_peers_close_done(struct net_peers *p)
 {
-    if (p->closing && --p->pending_closes == 0 && p->closed_cb != NULL) {
+    if (!p->closing || --p->pending_closes != 0) {
+        return;
+    }
+    free(p->incoming);
+    p->incoming = NULL;
+    p->cap_incoming = 0;
+    if (p->closed_cb != NULL) {
         p->closed_cb(p);
     }
 }

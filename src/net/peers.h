@@ -26,6 +26,10 @@ void net_peers_options_default(struct net_peers_options *o);
 struct net_peer;
 
 #define NET_PEERS_MAX 16
+/* Accepted peer links at most; past it the oldest one without a Hello goes. */
+#define NET_PEERS_MAX_INCOMING 1024
+/* A link that has not said Hello by then is closed. */
+#define NET_PEERS_HELLO_MS 5000
 
 /* Outgoing links are used only for sending and incoming ones only for
  * receiving, so two nodes dialing each other at once never have to pick one. */
@@ -39,8 +43,10 @@ struct net_peers {
     bool listening;
     struct net_peer *peers[NET_PEERS_MAX];
     size_t n_peers;
-    struct net_conn *incoming[64];
+    struct net_conn **incoming; /* accepted links, with or without Hello yet */
     size_t n_incoming;
+    size_t cap_incoming;
+    uv_timer_t hello_timer;     /* closes links that never said Hello */
     uint64_t rng;
     bool closing;
     unsigned pending_closes;

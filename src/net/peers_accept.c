@@ -67,6 +67,36 @@ static void in_frame_cb(struct net_conn *c, const uint8_t *payload, size_t len)
     baton__envelope__free_unpacked(env, NULL);
 }
 
+/* Room for one more link: grow the table, or (when full) drop the oldest link
+ * that never said Hello. False if every slot holds a real peer. */
+static bool make_room(struct net_peers *p)
+{
+    if (p->n_incoming < p->cap_incoming) {
+        return true;
+    }
+    if (p->cap_incoming < NET_PEERS_MAX_INCOMING) {
+        size_t cap = p->cap_incoming ? p->cap_incoming * 2 : 16;
+        struct net_conn **v = realloc(p->incoming, cap * sizeof(*v));
+        if (v != NULL) {
+            p->incoming = v;
+            p->cap_incoming = cap;
+            return true;
+        }
+    }
+    struct net_conn *oldest = NULL;
+    for (size_t i = 0; i < p->n_incoming; i++) {
+        struct net_conn *c = p->incoming[i];
+        if (c->tag == 0 && !c->closing && (oldest == NULL || c->opened_ms < oldest->opened_ms)) {
+            oldest = c;
+        }
+    }
+    if (oldest != NULL) {
+        net_conn_close(oldest, BATON_EBUSY, "too many peer connections: dropped the oldest "
+                                            "one without a Hello");
+    }
+    return false; /* the slot frees when the close completes */
+}
+
 static void connection_cb(uv_stream_t *server, int status)
 {
     struct net_peers *p = server->data;
@@ -77,8 +107,10 @@ static void connection_cb(uv_stream_t *server, int status)
     if (c == NULL) {
         return;
     }
-    if (p->n_incoming == sizeof(p->incoming) / sizeof(p->incoming[0]) ||
-        uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+    /* Always accept: libuv stops watching a listener whose connection is left
+     * pending, which would shut every peer out. */
+    bool accepted = uv_accept(server, (uv_stream_t *)&c->tcp) == 0;
+    if (!accepted || !make_room(p)) {
         c->data = NULL;
         c->on_close = NULL;
         net_conn_close(c, BATON_EBUSY, "too many peer connections");
@@ -90,10 +122,25 @@ static void connection_cb(uv_stream_t *server, int status)
     }
 }
 
+static void hello_timer_cb(uv_timer_t *t)
+{
+    struct net_peers *p = t->data;
+    uint64_t now = uv_now(p->loop);
+    for (size_t i = 0; i < p->n_incoming; i++) {
+        struct net_conn *c = p->incoming[i];
+        if (c->tag == 0 && now - c->opened_ms >= NET_PEERS_HELLO_MS) {
+            net_conn_close(c, BATON_ETIMEDOUT, "no Hello within 5 s");
+        }
+    }
+}
+
 int net_peers_listen(struct net_peers *p, const char *addr, char *why, size_t why_len)
 {
     p->listener.data = p;
     p->listening = true;
+    uv_timer_init(p->loop, &p->hello_timer);
+    p->hello_timer.data = p;
+    uv_timer_start(&p->hello_timer, hello_timer_cb, 1000, 1000);
     return net_listen(p->loop, &p->listener, addr, connection_cb, why, why_len);
 }
 
@@ -106,8 +153,10 @@ void net_peers_close_listener(struct net_peers *p)
 {
     if (p->listening) {
         p->listening = false;
-        p->pending_closes++;
+        p->pending_closes += 2;
         uv_close((uv_handle_t *)&p->listener, listener_closed_cb);
+        p->hello_timer.data = p;
+        uv_close((uv_handle_t *)&p->hello_timer, listener_closed_cb);
     }
     p->pending_closes += p->n_incoming;
     for (size_t i = 0; i < p->n_incoming; i++) {
