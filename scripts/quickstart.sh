@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
-# The README's run command: install what is missing, build, and show baton working.
-# Until the daemon lands (batond, issue 3) this runs the deterministic cluster
-# simulation: real Raft cores with crashes, partitions and message loss.
+# The README's run command: install what is missing, build, start a local 3-node
+# cluster, show every node's status, and run the lock demo against it.
+# The cluster keeps running afterwards; stop it with: deploy/local-cluster.sh down
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$jobs"
-sim=build/tests/sim/baton-sim
-echo "== one simulated 3-node run, traced (seed 1) =="
-"$sim" --seed 1 --nodes 3 --verbose | tail -n 25
-echo "== 100 seeds of a 5-node cluster under faults =="
-"$sim" --seeds 100 --nodes 5
+
+cluster=deploy/local-cluster.sh
+if [ -f .cluster/cluster.env ]; then
+  "$cluster" down >/dev/null 2>&1 || true
+fi
+echo "== starting a local 3-node cluster (state in ./.cluster) =="
+"$cluster" up 3
+endpoints=$("$cluster" endpoints)
+echo "== batonctl cluster status =="
+build/batonctl --endpoints "$endpoints" cluster status
+echo "== batonctl cluster health =="
+build/batonctl --endpoints "$endpoints" cluster health
+echo "== lock demo: a program embedding libbaton takes a fenced lock =="
+build/lock_demo --endpoints "$endpoints" --steps 3
+echo
+echo "The cluster is still running: BATON_ENDPOINTS=$endpoints build/batonctl cluster status"
+echo "Stop it with: deploy/local-cluster.sh down"
