@@ -61,14 +61,15 @@ check_node_arg() {
 # The pid in node K's pid file if that process is alive (running or stopped, not a
 # zombie) and is the batond we started on node K's data dir; empty otherwise.
 node_pid() {
-  local f pid state
+  local f pid state cmdline
   f=$(pid_file "$1")
   [ -f "$f" ] || return 0
   pid=$(cat "$f" 2>/dev/null || true)
   [[ "$pid" =~ ^[0-9]+$ ]] || return 0
   state=$(sed -n 's/^[0-9]* (.*) \([A-Za-z]\) .*/\1/p' "/proc/$pid/stat" 2>/dev/null || true)
   [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ] || return 0
-  { tr '\0' '\n' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qxF -- "$(data_dir "$1")" || return 0
+  cmdline=$({ tr '\0' '\n' <"/proc/$pid/cmdline"; } 2>/dev/null || true)
+  grep -qxF -- "$(data_dir "$1")" <<<"$cmdline" || return 0
   echo "$pid"
 }
 
@@ -305,6 +306,10 @@ done
 set -- "${args[@]}"
 cmd=$1
 shift
+case $cmd in
+  up | endpoints | kill | stop | start | pause | resume | status | down) ;;
+  *) echo "$prog: unknown command '$cmd'" >&2; usage ;;
+esac
 if [ "$cmd" = up ]; then
   mkdir -p "$dir"
 fi

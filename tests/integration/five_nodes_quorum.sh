@@ -33,7 +33,8 @@ log "with 3 of 5: leader $l2 at term $term2, commit $(node_commit "$l2") > $comm
 
 # Kill the new leader: the two left are a minority. For a window of several
 # election timeouts (election-ms 500: timeouts in [0.5 s, 1 s)), neither may claim
-# leadership; both must keep answering, or the check would prove nothing.
+# leadership; and both must answer in most rounds, or the check would prove nothing
+# (a round may miss one under a loaded machine).
 lc kill "$l2"
 rest=()
 for k in 1 2 3 4 5; do [ "$k" = "$l1" ] || [ "$k" = "$f" ] || [ "$k" = "$l2" ] || rest+=("$k"); done
@@ -41,15 +42,18 @@ eps="$(node_endpoint "${rest[0]}"),$(node_endpoint "${rest[1]}")"
 log "killed $l2; watching nodes ${rest[*]} for 4 s"
 end=$(($(now_ms) + 4000))
 rounds=0
+full=0
 while [ "$(now_ms)" -lt "$end" ]; do
   doc=$(status_json "$eps")
-  "$PY" "$it_here/status.py" no_leader 2 <<<"$doc" >/dev/null ||
-    fail "$("$PY" "$it_here/status.py" no_leader 2 <<<"$doc"): $doc"
+  n=$("$PY" "$it_here/status.py" no_leader <<<"$doc") || fail "leader without a quorum: $doc"
   rounds=$((rounds + 1))
+  [ "$n" -ne 2 ] || full=$((full + 1))
   sleep 0.1
 done
-[ "$rounds" -ge 5 ] || fail "only $rounds status rounds in the window"
-log "no leader among ${rest[*]} over $rounds status rounds"
+if [ "$full" -lt 5 ] || [ "$full" -lt $((rounds / 2)) ]; then
+  fail "both survivors answered in only $full of $rounds status rounds"
+fi
+log "no leader among ${rest[*]} over $rounds status rounds ($full with both answering)"
 for k in "${rest[@]}"; do
   t=$(node_term "$k")
   log "node $k: role $(node_role "$k"), term $t (was $term2 under leader $l2)"

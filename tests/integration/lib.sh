@@ -27,12 +27,13 @@ now_ms() { date +%s%3N; }
 # and the ones recorded in $IT_DIR/extra.pids, each only if /proc still shows it
 # running from this test's dir.
 it_kill_all() {
-  local f pid
+  local f pid cmdline
   for f in "$IT_DIR"/cluster/node*/batond.pid "$IT_DIR/extra.pids"; do
     [ -f "$f" ] || continue
     while read -r pid; do
       [[ "$pid" =~ ^[0-9]+$ ]] || continue
-      if { tr '\0' '\n' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -- "$IT_DIR/"; then
+      cmdline=$({ tr '\0' '\n' <"/proc/$pid/cmdline"; } 2>/dev/null || true)
+      if grep -qF -- "$IT_DIR/" <<<"$cmdline"; then
         kill -KILL "$pid" 2>/dev/null || true
       fi
     done <"$f"
@@ -174,6 +175,14 @@ trusts_all() {
     2>/dev/null) || return 1
   s=$("$PY" "$it_here/status.py" suspects "$1" <<<"$doc") || return 1
   [ -z "$s" ]
+}
+
+# True while process $1 runs or is stopped; a zombie (exited, not yet reaped by
+# whoever inherited it) does not count.
+pid_alive() {
+  local st
+  st=$(sed -n 's/^[0-9]* (.*) \([A-Za-z]\) .*/\1/p' "/proc/$1/stat" 2>/dev/null || true)
+  [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
 }
 
 # Records pid $1 of a batond a test started by hand, for cleanup.
