@@ -97,18 +97,9 @@ static void print_no_status(const struct ctl_call *c)
     fputc('\n', stdout);
 }
 
-static void json_status_node(struct ctl_json *j, const struct ctl_call *c)
+/* The members of a node's JSON object after endpoint, reachable and id. */
+static void json_status_node(struct ctl_json *j, const Baton__StatusResponse *s)
 {
-    const Baton__StatusResponse *s = call_status(c);
-    ctl_json_obj_begin(j, NULL);
-    if (s == NULL) {
-        json_no_status(j, c);
-        ctl_json_obj_end(j);
-        return;
-    }
-    ctl_json_str(j, "endpoint", c->endpoint);
-    ctl_json_bool(j, "reachable", true);
-    ctl_json_u64(j, "id", s->id);
     ctl_json_str(j, "role", s->role);
     ctl_json_u64(j, "term", s->term);
     ctl_json_u64(j, "leader", s->leader);
@@ -119,7 +110,6 @@ static void json_status_node(struct ctl_json *j, const struct ctl_call *c)
     ctl_json_u64(j, "vote", s->vote);
     ctl_json_str(j, "client_addr", s->client_addr);
     ctl_json_str(j, "leader_client_addr", s->leader_client_addr);
-    ctl_json_obj_end(j);
 }
 
 static void print_status_node(const struct ctl_call *c)
@@ -140,7 +130,28 @@ static void print_status_node(const struct ctl_call *c)
     fputc('\n', stdout);
 }
 
-int ctl_cluster_status(struct ctl_ctx *ctx, int argc, char **argv)
+typedef void (*node_json_fn)(struct ctl_json *j, const Baton__StatusResponse *s);
+typedef void (*node_print_fn)(const struct ctl_call *c);
+
+static void json_node(struct ctl_json *j, const struct ctl_call *c, node_json_fn to_json)
+{
+    const Baton__StatusResponse *s = call_status(c);
+    ctl_json_obj_begin(j, NULL);
+    if (s == NULL) {
+        json_no_status(j, c);
+    } else {
+        ctl_json_str(j, "endpoint", c->endpoint);
+        ctl_json_bool(j, "reachable", true);
+        ctl_json_u64(j, "id", s->id);
+        to_json(j, s);
+    }
+    ctl_json_obj_end(j);
+}
+
+/* Asks every endpoint and prints one entry per node: {"nodes":[...]} with --json,
+ * else lines. */
+static int per_node_command(struct ctl_ctx *ctx, int argc, char **argv, node_json_fn to_json,
+                            node_print_fn to_text)
 {
     if (argc > 0) {
         return ctl_usage_error(ctx, "unexpected argument '%s'", argv[0]);
@@ -155,14 +166,14 @@ int ctl_cluster_status(struct ctl_ctx *ctx, int argc, char **argv)
         ctl_json_obj_begin(&j, NULL);
         ctl_json_arr_begin(&j, "nodes");
         for (size_t i = 0; i < r.n; i++) {
-            json_status_node(&j, &r.calls[i]);
+            json_node(&j, &r.calls[i], to_json);
         }
         ctl_json_arr_end(&j);
         ctl_json_obj_end(&j);
         ctl_json_finish(&j);
     } else {
         for (size_t i = 0; i < r.n; i++) {
-            print_status_node(&r.calls[i]);
+            to_text(&r.calls[i]);
         }
     }
     int code = round_exit(&r);
@@ -170,18 +181,13 @@ int ctl_cluster_status(struct ctl_ctx *ctx, int argc, char **argv)
     return code;
 }
 
-static void json_health_node(struct ctl_json *j, const struct ctl_call *c)
+int ctl_cluster_status(struct ctl_ctx *ctx, int argc, char **argv)
 {
-    const Baton__StatusResponse *s = call_status(c);
-    ctl_json_obj_begin(j, NULL);
-    if (s == NULL) {
-        json_no_status(j, c);
-        ctl_json_obj_end(j);
-        return;
-    }
-    ctl_json_str(j, "endpoint", c->endpoint);
-    ctl_json_bool(j, "reachable", true);
-    ctl_json_u64(j, "id", s->id);
+    return per_node_command(ctx, argc, argv, json_status_node, print_status_node);
+}
+
+static void json_health_node(struct ctl_json *j, const Baton__StatusResponse *s)
+{
     ctl_json_arr_begin(j, "suspects");
     for (size_t i = 0; i < s->n_peers; i++) {
         if (s->peers[i]->suspected) {
@@ -201,7 +207,6 @@ static void json_health_node(struct ctl_json *j, const struct ctl_call *c)
         ctl_json_obj_end(j);
     }
     ctl_json_arr_end(j);
-    ctl_json_obj_end(j);
 }
 
 static void print_health_node(const struct ctl_call *c)
@@ -233,32 +238,7 @@ static void print_health_node(const struct ctl_call *c)
 
 int ctl_cluster_health(struct ctl_ctx *ctx, int argc, char **argv)
 {
-    if (argc > 0) {
-        return ctl_usage_error(ctx, "unexpected argument '%s'", argv[0]);
-    }
-    struct status_round r;
-    if (status_round_run(ctx, &r) != 0) {
-        return CTL_EXIT_UNAVAILABLE;
-    }
-    if (ctx->json) {
-        struct ctl_json j;
-        ctl_json_init(&j, stdout);
-        ctl_json_obj_begin(&j, NULL);
-        ctl_json_arr_begin(&j, "nodes");
-        for (size_t i = 0; i < r.n; i++) {
-            json_health_node(&j, &r.calls[i]);
-        }
-        ctl_json_arr_end(&j);
-        ctl_json_obj_end(&j);
-        ctl_json_finish(&j);
-    } else {
-        for (size_t i = 0; i < r.n; i++) {
-            print_health_node(&r.calls[i]);
-        }
-    }
-    int code = round_exit(&r);
-    status_round_close(&r);
-    return code;
+    return per_node_command(ctx, argc, argv, json_health_node, print_health_node);
 }
 
 /* The answer whose membership view to show: the leader's if one answered, since
