@@ -249,6 +249,39 @@ START_TEST(test_remove_leader)
 }
 END_TEST
 
+/* A server added after the leader compacted its log catches up from a snapshot
+ * (whose configuration predates it) and is still promoted. */
+START_TEST(test_add_voter_after_compaction)
+{
+    struct raft_options o;
+    fx_options(&o);
+    o.snapshot_chunk_bytes = 32;
+    struct fx f;
+    fx_init(&f, 3, &o);
+    fx_elect(&f, 1);
+    for (int i = 0; i < 10; i++)
+        fx_propose(&f, 1, "compacted away");
+    fx_settle(&f);
+    fx_compact(&f, 1, fx_node(&f, 1)->applied, 0);
+    fx_add_joining(&f, 4, &o);
+    uint64_t idx;
+    ck_assert_int_eq(raft_change(fx_raft(&f, 1), RAFT_CHANGE_ADD_VOTER, 4, "n4", &idx), 0);
+    fx_pump(&f, 1);
+    run_until_idle(&f);
+    ck_assert_uint_eq(fx_node(&f, 4)->snapshots_installed, 1);
+    ck_assert_int_eq(member(&f, 1, 4)->role, RAFT_VOTER);
+    ck_assert_int_eq(member(&f, 4, 4)->role, RAFT_VOTER);
+    ck_assert_uint_eq(raft_commit(fx_raft(&f, 4)), raft_last_index(fx_raft(&f, 1)));
+    fx_assert_same_applied(&f, 1, 4);
+    /* 4 survives a restart with the right configuration. */
+    fx_crash(&f, 4);
+    fx_restart(&f, 4);
+    ck_assert_int_eq(member(&f, 4, 4)->role, RAFT_VOTER);
+    ck_assert_uint_eq(raft_conf_voters(raft_conf(fx_raft(&f, 4))), 4);
+    fx_destroy(&f);
+}
+END_TEST
+
 static Suite *membership_suite(void)
 {
     Suite *s = suite_create("raft_membership");
@@ -262,6 +295,7 @@ static Suite *membership_suite(void)
         {"remove_follower", test_remove_follower},
         {"removed_never_campaigns", test_removed_never_campaigns},
         {"remove_leader", test_remove_leader},
+        {"add_voter_after_compaction", test_add_voter_after_compaction},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         TCase *tc = tcase_create(cases[i].name);

@@ -124,6 +124,25 @@ START_TEST(test_read_not_leader)
 }
 END_TEST
 
+/* A single-server cluster is its own majority: reads need no messages. */
+START_TEST(test_read_single_server)
+{
+    struct fx f;
+    fx_init(&f, 1, NULL);
+    fx_elect(&f, 1);
+    uint64_t x = fx_propose(&f, 1, "solo");
+    ck_assert_uint_eq(raft_commit(fx_raft(&f, 1)), x);
+    ck_assert_int_eq(raft_read_index(fx_raft(&f, 1), 9), 0);
+    fx_pump(&f, 1);
+    fx_tick(&f, 1, HB);
+    bool ok = false;
+    ck_assert_int_eq(fx_read_result(&f, 1, 9, &ok), (long)x);
+    ck_assert(ok);
+    ck_assert_uint_eq(f.n_out, 0);
+    fx_destroy(&f);
+}
+END_TEST
+
 static Suite *read_suite(void)
 {
     Suite *s = suite_create("raft_read");
@@ -134,6 +153,7 @@ static Suite *read_suite(void)
         {"read_index", test_read_index},
         {"read_waits_for_term_commit", test_read_waits_for_term_commit},
         {"read_not_leader", test_read_not_leader},
+        {"read_single_server", test_read_single_server},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         TCase *tc = tcase_create(cases[i].name);
