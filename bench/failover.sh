@@ -10,11 +10,13 @@ export BATON_PORT_BASE=${BATON_PORT_BASE:-7600}
 dir=$(mktemp -d /tmp/baton-failover.XXXXXX)
 cluster() { "$repo/deploy/local-cluster.sh" "$@" --dir "$dir"; }
 trap 'cluster down >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
+# pyenv's python3 is a shell wrapper costing ~0.3 s a call: resolve it once.
+py=$(python3 -c 'import sys; print(sys.executable)')
 ctl() { "$repo/build/batonctl" --endpoints "$(cluster endpoints)" --timeout 300 --json "$@"; }
 
 # The id of the node that says it leads with the highest term, or nothing.
 leader() {
-  ctl cluster status 2>/dev/null | python3 -c '
+  ctl cluster status 2>/dev/null | "$py" -c '
 import json, sys
 nodes = [n for n in json.load(sys.stdin).get("nodes", []) if n.get("reachable")]
 leaders = [n for n in nodes if n.get("role") == "leader"]
