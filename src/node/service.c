@@ -56,13 +56,15 @@ void node_service_close(struct node_service *s)
     lock_clock_close(&s->clock);
 }
 
-static void reply(struct node *n, const struct node_pending *p, Baton__ClientResponse *resp)
+void node_service_reply(struct node *n, const struct node_pending *p,
+                        Baton__ClientResponse *resp)
 {
     resp->id = p->request;
     node_client_respond(n, p->client, resp);
 }
 
-static void reply_err(struct node *n, const struct node_pending *p, int err, const char *msg)
+void node_service_reply_err(struct node *n, const struct node_pending *p, int err,
+                            const char *msg)
 {
     Baton__ClientResponse resp = BATON__CLIENT_RESPONSE__INIT;
     char leader[RAFT_ADDR_MAX] = "";
@@ -72,7 +74,7 @@ static void reply_err(struct node *n, const struct node_pending *p, int err, con
         node_leader_client_addr(n, leader, sizeof(leader));
         resp.leader_client_addr = leader;
     }
-    reply(n, p, &resp);
+    node_service_reply(n, p, &resp);
 }
 
 static struct node_pending *pending_new(uint64_t client, const Baton__ClientRequest *req)
@@ -95,7 +97,7 @@ static void propose(struct node *n, struct node_pending *p, const struct lock_cm
         rv = raft_propose(n->raft, buf, len, &p->index, &p->term);
     }
     if (rv != 0) {
-        reply_err(n, p, rv == BATON_EMALFORMED ? BATON_EINVAL : rv, NULL);
+        node_service_reply_err(n, p, rv == BATON_EMALFORMED ? BATON_EINVAL : rv, NULL);
         free(p);
         return;
     }
@@ -117,15 +119,15 @@ static void keepalive(struct node *n, struct node_pending *p, uint64_t lease)
     /* Only a leader whose leadership is current may extend a lease: a deposed
      * one cannot, while its successor is already counting it down. */
     if (!s->clocks_running || !raft_leader_lease_valid(n->raft)) {
-        reply_err(n, p, BATON_EUNAVAILABLE, "leadership not confirmed; retry");
+        node_service_reply_err(n, p, BATON_EUNAVAILABLE, "leadership not confirmed; retry");
     } else if (lock_clock_keepalive(&s->clock, lease, uv_now(n->loop), &ttl) != 0) {
-        reply_err(n, p, BATON_EEXPIRED, "lease expired or unknown");
+        node_service_reply_err(n, p, BATON_EEXPIRED, "lease expired or unknown");
     } else {
         ka.lease = lease;
         ka.ttl_ms = ttl;
         resp.result_case = BATON__CLIENT_RESPONSE__RESULT_LEASE_KEEPALIVE;
         resp.lease_keepalive = &ka;
-        reply(n, p, &resp);
+        node_service_reply(n, p, &resp);
     }
     free(p);
 }
@@ -135,7 +137,7 @@ static void start_read(struct node *n, struct node_pending *p)
     p->ctx = ++n->service.next_ctx;
     int rv = raft_read_index(n->raft, p->ctx);
     if (rv != 0) {
-        reply_err(n, p, rv, NULL);
+        node_service_reply_err(n, p, rv, NULL);
         free(p);
         return;
     }
@@ -156,7 +158,7 @@ static bool to_cmd(struct node *n, struct node_pending *p, const Baton__ClientRe
             char msg[96];
             snprintf(msg, sizeof(msg), "ttl must be at least %llu ms (2 election timeouts)",
                      (unsigned long long)n->service.min_ttl_ms);
-            reply_err(n, p, BATON_EINVAL, msg);
+            node_service_reply_err(n, p, BATON_EINVAL, msg);
             return false;
         }
         return true;
@@ -178,7 +180,7 @@ static bool to_cmd(struct node *n, struct node_pending *p, const Baton__ClientRe
         break;
     }
     if (!valid_name(name)) {
-        reply_err(n, p, BATON_EINVAL, "lock names are 1 to 255 bytes");
+        node_service_reply_err(n, p, BATON_EINVAL, "lock names are 1 to 255 bytes");
         return false;
     }
     strcpy(cmd->name, name);
@@ -194,7 +196,7 @@ void node_service_request(struct node *n, uint64_t client, const Baton__ClientRe
         return;
     }
     if (raft_role(n->raft) != RAFT_LEADER) {
-        reply_err(n, p, BATON_ENOTLEADER, NULL);
+        node_service_reply_err(n, p, BATON_ENOTLEADER, NULL);
         free(p);
         return;
     }
@@ -209,7 +211,7 @@ void node_service_request(struct node *n, uint64_t client, const Baton__ClientRe
                                ? req->lock_inspect->name
                                : req->lock_check->name;
         if (!valid_name(name)) {
-            reply_err(n, p, BATON_EINVAL, "lock names are 1 to 255 bytes");
+            node_service_reply_err(n, p, BATON_EINVAL, "lock names are 1 to 255 bytes");
             free(p);
             return;
         }

@@ -54,6 +54,13 @@ void node_service_applied(struct node *n, const struct raft_entry *e);
 void node_service_reads(struct node *n, const struct raft_read *reads, size_t count);
 /* Every tick: propose the ends of leases, waits and delays that ran out. */
 void node_service_tick(struct node *n);
+/* Answers the client of p (borrowed), if it is still connected; with an error
+ * (msg NULL: the error's own text), NOT_LEADER answers name the leader. */
+void node_service_reply(struct node *n, const struct node_pending *p,
+                        Baton__ClientResponse *resp);
+void node_service_reply_err(struct node *n, const struct node_pending *p, int err,
+                            const char *msg);
+
 /* Our role changed (from node_pump). */
 void node_service_role(struct node *n, int role);
 

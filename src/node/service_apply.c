@@ -6,24 +6,6 @@
 #include "node/log.h"
 #include "node/node.h"
 
-static void respond(struct node *n, const struct node_pending *p, Baton__ClientResponse *resp)
-{
-    resp->id = p->request;
-    node_client_respond(n, p->client, resp);
-}
-
-static void respond_err(struct node *n, const struct node_pending *p, int err, const char *msg)
-{
-    Baton__ClientResponse resp = BATON__CLIENT_RESPONSE__INIT;
-    char leader[RAFT_ADDR_MAX] = "";
-    resp.err = err;
-    resp.message = (char *)(msg ? msg : baton_strerror(err));
-    if (err == BATON_ENOTLEADER) {
-        node_leader_client_addr(n, leader, sizeof(leader));
-        resp.leader_client_addr = leader;
-    }
-    respond(n, p, &resp);
-}
 
 static void respond_token(struct node *n, const struct node_pending *p, uint64_t token)
 {
@@ -33,7 +15,7 @@ static void respond_token(struct node *n, const struct node_pending *p, uint64_t
     acq.lease = p->lease;
     resp.result_case = BATON__CLIENT_RESPONSE__RESULT_LOCK_ACQUIRE;
     resp.lock_acquire = &acq;
-    respond(n, p, &resp);
+    node_service_reply(n, p, &resp);
 }
 
 static const char *outcome_message(int code)
@@ -58,7 +40,7 @@ static bool answer(struct node *n, struct node_pending *p, const struct lock_res
     Baton__LeaseRevokeResponse revoke = BATON__LEASE_REVOKE_RESPONSE__INIT;
     Baton__LockReleaseResponse release = BATON__LOCK_RELEASE_RESPONSE__INIT;
     if (res->code != 0) {
-        respond_err(n, p, res->code, outcome_message(res->code));
+        node_service_reply_err(n, p, res->code, outcome_message(res->code));
         return false;
     }
     switch (p->op) {
@@ -83,7 +65,7 @@ static bool answer(struct node *n, struct node_pending *p, const struct lock_res
         resp.lock_release = &release;
         break;
     }
-    respond(n, p, &resp);
+    node_service_reply(n, p, &resp);
     return false;
 }
 
@@ -99,7 +81,7 @@ static void answer_proposals(struct node *n, const struct raft_entry *e)
         bool ours = p->index == e->index && p->term == e->term && n->sm.has_result;
         if (!ours) {
             /* Another leader's entry took that index: ours is gone for good. */
-            respond_err(n, p, BATON_EUNAVAILABLE, "request lost in a leader change; retry");
+            node_service_reply_err(n, p, BATON_EUNAVAILABLE, "request lost in a leader change; retry");
         } else if (answer(n, p, &n->sm.result)) {
             p->next = NULL;
             if (s->waits.tail != NULL) {
@@ -141,7 +123,7 @@ static void wake(struct node *n, const struct lock_event *ev)
         if (ev->type == LOCK_EVENT_GRANTED) {
             respond_token(n, p, ev->token);
         } else {
-            respond_err(n, p, wait_end_error(ev->reason),
+            node_service_reply_err(n, p, wait_end_error(ev->reason),
                         ev->reason == LOCK_REASON_WAIT_END ? "not acquired within the wait"
                                                            : NULL);
         }
@@ -162,12 +144,12 @@ static void serve_read(struct node *n, struct node_pending *p)
         chk.current = lock_check(n->sm.locks, p->name, p->token);
         resp.result_case = BATON__CLIENT_RESPONSE__RESULT_LOCK_CHECK;
         resp.lock_check = &chk;
-        respond(n, p, &resp);
+        node_service_reply(n, p, &resp);
         return;
     }
     struct lock_info info;
     if (lock_inspect(n->sm.locks, p->name, &info, NULL, 0) != 0) {
-        respond_err(n, p, BATON_EINVAL, NULL);
+        node_service_reply_err(n, p, BATON_EINVAL, NULL);
         return;
     }
     struct lock_waiter *w = calloc(info.n_waiters + 1, sizeof(*w));
@@ -184,9 +166,9 @@ static void serve_read(struct node *n, struct node_pending *p)
         ins.waiters = ids;
         resp.result_case = BATON__CLIENT_RESPONSE__RESULT_LOCK_INSPECT;
         resp.lock_inspect = &ins;
-        respond(n, p, &resp);
+        node_service_reply(n, p, &resp);
     } else {
-        respond_err(n, p, BATON_ENOMEM, NULL);
+        node_service_reply_err(n, p, BATON_ENOMEM, NULL);
     }
     free(w);
     free(ids);
@@ -267,7 +249,7 @@ void node_service_reads(struct node *n, const struct raft_read *reads, size_t co
             p->index = reads[i].index;
             continue;
         }
-        respond_err(n, p, BATON_ENOTLEADER, NULL);
+        node_service_reply_err(n, p, BATON_ENOTLEADER, NULL);
         *pp = p->next;
         if (s->reads.tail == p) {
             s->reads.tail = prev;
@@ -315,7 +297,7 @@ void node_service_role(struct node *n, int role)
     struct node_pending *p;
     while ((p = s->waits.head) != NULL) {
         s->waits.head = p->next;
-        respond_err(n, p, BATON_ENOTLEADER, NULL);
+        node_service_reply_err(n, p, BATON_ENOTLEADER, NULL);
         free(p);
     }
     s->waits.tail = NULL;
