@@ -56,6 +56,21 @@ static void check_snapshot_meta(struct sim *s, struct sim_node *n,
                  ", an entry no log ever held", n->id, meta->index, meta->term);
 }
 
+/* A node in a term after the one in which index was seen committed only takes
+ * entries from leaders that hold the committed entry (leader completeness), so a
+ * different entry there means a committed entry is being overwritten. Stale nodes
+ * in older terms may still write divergent entries there: that is legal. */
+static void check_not_overwriting(struct sim *s, struct sim_node *n, const struct raft_entry *e)
+{
+    const struct sim_index *x = sim_history_peek(&s->h, e->index);
+    if (x && x->committed_term && x->committed_term != e->term &&
+        raft_term(n->r) > x->committed_obs)
+        sim_fail(s, "n%" PRIu64 " (term %" PRIu64 ") writes %" PRIu64 "/%" PRIu64 " over the"
+                 " committed %" PRIu64 "/%" PRIu64 " (seen committed in term %" PRIu64 ")",
+                 n->id, raft_term(n->r), e->index, e->term, e->index, x->committed_term,
+                 x->committed_obs);
+}
+
 void sim_check_entries(struct sim *s, struct sim_node *n, const struct raft_ready *rd)
 {
     if (rd->snapshot)
@@ -74,6 +89,7 @@ void sim_check_entries(struct sim *s, struct sim_node *n, const struct raft_read
                      " follows an entry of term %" PRIu64, n->id, e->index, e->term, prev);
             return;
         }
+        check_not_overwriting(s, n, e);
         record_entry(s, n, e, prev);
     }
 }

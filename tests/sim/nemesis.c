@@ -18,6 +18,8 @@ void sim_nemesis_pick_weights(struct sim *s)
     s->p.weights[SIM_NEM_RESTART] += 5; /* keep a cluster that mostly works */
     s->p.weights[SIM_NEM_HEAL_NET] += 3;
     s->p.strike_pm = (unsigned)sim_rng_range(&s->rng, 0, 600);
+    s->p.linger_max = (unsigned)sim_rng_range(&s->rng, 0, 1500);
+    s->p.learner_pm = (unsigned)sim_rng_range(&s->rng, 0, 300);
 }
 
 static int pick_action(struct sim *s)
@@ -105,17 +107,20 @@ static void flaky(struct sim *s)
     sim_net_flaky(s, from, to, drop, dup);
 }
 
-/* ADD_VOTER with a fresh id; the new node starts empty and waits for the leader. */
-static void add_voter(struct sim *s, struct sim_node *l)
+/* ADD_VOTER (or now and then ADD_LEARNER) with a fresh id; the new node starts
+ * empty and waits for the leader to reach it. */
+static void add_server(struct sim *s, struct sim_node *l)
 {
     if (!l || sim_slots_used(s) >= s->p.max_slots || s->next_id >= SIM_MAX_IDS)
         return;
+    bool learner = sim_rng_pm(&s->rng, s->p.learner_pm);
+    int type = learner ? RAFT_CHANGE_ADD_LEARNER : RAFT_CHANGE_ADD_VOTER;
     uint64_t id = s->next_id, index = 0, term = raft_term(l->r);
     char addr[16];
     snprintf(addr, sizeof(addr), "n%" PRIu64, id);
-    int rc = raft_change(l->r, RAFT_CHANGE_ADD_VOTER, id, addr, &index);
-    sim_trace(s, "nemesis: n%" PRIu64 " adds voter n%" PRIu64 ": %s (index %" PRIu64 ")", l->id,
-              id, baton_strerror(rc), index);
+    int rc = raft_change(l->r, type, id, addr, &index);
+    sim_trace(s, "nemesis: n%" PRIu64 " adds %s n%" PRIu64 ": %s (index %" PRIu64 ")", l->id,
+              learner ? "learner" : "voter", id, baton_strerror(rc), index);
     if (rc == BATON_EBUSY || rc == BATON_ENOTLEADER)
         return;
     if (rc != 0) {
@@ -198,7 +203,7 @@ static void act(struct sim *s, int action)
         flaky(s);
         break;
     case SIM_NEM_ADD:
-        add_voter(s, l);
+        add_server(s, l);
         break;
     case SIM_NEM_REMOVE:
         remove_voter(s, l);
@@ -236,27 +241,44 @@ void sim_nemesis_heal(struct sim *s)
     sim_schedule(s, s->now + SIM_LIVENESS_MS, SIM_EV_DEADLINE, 0, 0, NULL);
 }
 
-/* Nodes leave the simulation once the cluster no longer needs them: when a committed
+static void leave(struct sim *s, struct sim_node *n, const char *why)
+{
+    uint64_t at = s->now + sim_rng_range(&s->rng, 0, s->p.linger_max);
+    sim_trace(s, "n%" PRIu64 " leaves the cluster (%s); shut down at %" PRIu64, n->id, why, at);
+    n->leaving = true;
+    sim_schedule(s, at, SIM_EV_RETIRE, n->id, 0, NULL);
+}
+
+/* Nodes leave the cluster once it no longer needs them: when a committed
  * configuration no longer lists them, or when the entry that was to add them was
- * overwritten. Their durable state stays for the quorum checks. */
+ * overwritten. Like a real operator, the simulation shuts them down a little later
+ * (a removed server that lingers must not disrupt the cluster, Raft dissertation
+ * §4.2.3); their durable state stays for the quorum checks. */
 void sim_membership_reap(struct sim *s)
 {
     if (!s->h.commit_grew)
         return;
     s->h.commit_grew = false;
-    for (uint64_t id = 1; id < s->next_id; id++) {
+    for (uint64_t id = 1; id < s->next_id && !s->failed; id++) {
         struct sim_node *n = &s->nodes[id];
-        if (n->state != SIM_NODE_UP && n->state != SIM_NODE_DOWN)
+        if ((n->state != SIM_NODE_UP && n->state != SIM_NODE_DOWN) || n->leaving)
             continue;
         const struct sim_index *x = sim_history_peek(&s->h, n->add_index);
         if (!x || !x->committed_term)
             continue; /* its addition is still pending */
         if (x->committed_term != n->add_term)
-            sim_node_retire(s, n, "the entry adding it was overwritten");
+            leave(s, n, "the entry adding it was overwritten");
         else if (!raft_conf_get(&s->h.committed_conf, id) &&
                  s->h.committed_conf_index >= n->add_index)
-            sim_node_retire(s, n, "a committed configuration removed it");
+            leave(s, n, "a committed configuration removed it");
     }
+}
+
+void sim_membership_on_retire(struct sim *s, const struct sim_event *ev)
+{
+    struct sim_node *n = sim_node_get(s, ev->node);
+    if (n && n->leaving && (n->state == SIM_NODE_UP || n->state == SIM_NODE_DOWN))
+        sim_node_retire(s, n, "shut down after leaving the cluster");
 }
 
 static void strike_soon(struct sim *s, struct sim_node *l, uint64_t within)

@@ -189,6 +189,9 @@ static void dispatch(struct sim *s, const struct sim_event *ev)
     case SIM_EV_STRIKE:
         sim_nemesis_on_strike(s, ev);
         break;
+    case SIM_EV_RETIRE:
+        sim_membership_on_retire(s, ev);
+        break;
     default:
         sim_workload_on_deadline(s);
         break;

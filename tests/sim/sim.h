@@ -30,6 +30,7 @@ enum sim_ev_type {
     SIM_EV_PROBE,       /* liveness phase: propose a probe entry */
     SIM_EV_DEADLINE,    /* liveness phase: too late */
     SIM_EV_STRIKE,      /* the nemesis hits a freshly elected leader */
+    SIM_EV_RETIRE,      /* a node no longer in the cluster is shut down */
 };
 
 struct sim_event {
@@ -97,6 +98,7 @@ struct sim_node {
     uint64_t last_sync_at;
     /* The configuration entry that made it a member (1/1 for initial members). */
     uint64_t add_index, add_term;
+    bool leaving; /* out of the cluster; shut down at a SIM_EV_RETIRE */
     /* What the checker saw last, so it notices changes. */
     int seen_role;
     uint64_t seen_term, seen_commit;
@@ -201,6 +203,8 @@ struct sim_params {
     unsigned min_voters;           /* never remove below this many voters */
     unsigned weights[SIM_NEM_COUNT];
     unsigned strike_pm;            /* chance a new leader is hit soon after election */
+    unsigned linger_max;           /* a removed node runs on for 0..linger_max ms */
+    unsigned learner_pm;           /* share of additions that stay learners */
 };
 
 struct sim {
@@ -325,5 +329,6 @@ void sim_nemesis_heal(struct sim *s);
 void sim_nemesis_watch(struct sim *s);
 void sim_nemesis_on_strike(struct sim *s, const struct sim_event *ev);
 void sim_membership_reap(struct sim *s);
+void sim_membership_on_retire(struct sim *s, const struct sim_event *ev);
 
 #endif
