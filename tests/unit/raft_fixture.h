@@ -210,6 +210,16 @@ uint64_t fx_store_last(const struct fx_node *n);
 /* Index of the read with ctx answered to id, or -1 if not answered; *ok its status. */
 long fx_read_result(struct fx *f, uint64_t id, uint64_t ctx, bool *ok);
 
+/* One Check TCase per concern: a test, run once, or for _i in [0, loops). */
+struct fx_case {
+    const char *name;
+    const TTest *test;
+    int loops;
+};
+
+/* Runs the cases as one suite; returns the process exit status. */
+int fx_main(const char *suite, const struct fx_case *cases, size_t n);
+
 /* Builds a log whose index 1 is the bootstrap entry of voters 1..n_voters and
  * whose index i+2 has terms[i]; data "t<term>i<index>". Free with fx_free_entries. */
 struct raft_entry *fx_make_log(size_t n_voters, const uint64_t *terms, size_t n_terms);

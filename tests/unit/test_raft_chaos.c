@@ -177,21 +177,10 @@ START_TEST(test_chaos)
 }
 END_TEST
 
-static Suite *chaos_suite(void)
-{
-    Suite *s = suite_create("raft_chaos");
-    TCase *tc = tcase_create("chaos");
-    tcase_set_timeout(tc, 240);
-    tcase_add_loop_test(tc, test_chaos, 0, SEEDS);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(chaos_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    const struct fx_case cases[] = {
+        {"chaos", test_chaos, SEEDS},
+    };
+    return fx_main("raft_chaos", cases, sizeof(cases) / sizeof(cases[0]));
 }

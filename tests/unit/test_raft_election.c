@@ -377,35 +377,16 @@ START_TEST(test_check_quorum)
 }
 END_TEST
 
-static Suite *election_suite(void)
-{
-    Suite *s = suite_create("raft_election");
-    struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
-        {"prevote_then_vote", test_prevote_then_vote},
-        {"timeout_range", test_timeout_range},
-        {"vote_log_up_to_date", test_vote_log_up_to_date},
-        {"one_vote_per_term_restart", test_one_vote_per_term_restart},
-        {"prevote_no_disrupt", test_prevote_no_disrupt},
-        {"leader_stickiness", test_leader_stickiness},
-        {"check_quorum", test_check_quorum},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 120);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(election_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    const struct fx_case cases[] = {
+        {"prevote_then_vote", test_prevote_then_vote, 0},
+        {"timeout_range", test_timeout_range, 0},
+        {"vote_log_up_to_date", test_vote_log_up_to_date, 0},
+        {"one_vote_per_term_restart", test_one_vote_per_term_restart, 0},
+        {"prevote_no_disrupt", test_prevote_no_disrupt, 0},
+        {"leader_stickiness", test_leader_stickiness, 0},
+        {"check_quorum", test_check_quorum, 0},
+    };
+    return fx_main("raft_election", cases, sizeof(cases) / sizeof(cases[0]));
 }

@@ -191,31 +191,12 @@ START_TEST(test_figure8_safe_outcome)
 }
 END_TEST
 
-static Suite *figures_suite(void)
-{
-    Suite *s = suite_create("raft_figures");
-    struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
-        {"figure7", test_figure7},
-        {"figure8_no_commit_by_counting", test_figure8_no_commit_by_counting},
-        {"figure8_safe_outcome", test_figure8_safe_outcome},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 120);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(figures_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    const struct fx_case cases[] = {
+        {"figure7", test_figure7, 0},
+        {"figure8_no_commit_by_counting", test_figure8_no_commit_by_counting, 0},
+        {"figure8_safe_outcome", test_figure8_safe_outcome, 0},
+    };
+    return fx_main("raft_figures", cases, sizeof(cases) / sizeof(cases[0]));
 }

@@ -282,35 +282,16 @@ START_TEST(test_add_voter_after_compaction)
 }
 END_TEST
 
-static Suite *membership_suite(void)
-{
-    Suite *s = suite_create("raft_membership");
-    struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
-        {"add_voter_promoted", test_add_voter_promoted},
-        {"learner_not_in_quorum", test_learner_not_in_quorum},
-        {"one_change_at_a_time", test_one_change_at_a_time},
-        {"remove_follower", test_remove_follower},
-        {"removed_never_campaigns", test_removed_never_campaigns},
-        {"remove_leader", test_remove_leader},
-        {"add_voter_after_compaction", test_add_voter_after_compaction},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 120);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(membership_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    const struct fx_case cases[] = {
+        {"add_voter_promoted", test_add_voter_promoted, 0},
+        {"learner_not_in_quorum", test_learner_not_in_quorum, 0},
+        {"one_change_at_a_time", test_one_change_at_a_time, 0},
+        {"remove_follower", test_remove_follower, 0},
+        {"removed_never_campaigns", test_removed_never_campaigns, 0},
+        {"remove_leader", test_remove_leader, 0},
+        {"add_voter_after_compaction", test_add_voter_after_compaction, 0},
+    };
+    return fx_main("raft_membership", cases, sizeof(cases) / sizeof(cases[0]));
 }

@@ -143,32 +143,13 @@ START_TEST(test_read_single_server)
 }
 END_TEST
 
-static Suite *read_suite(void)
-{
-    Suite *s = suite_create("raft_read");
-    struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
-        {"read_index", test_read_index},
-        {"read_waits_for_term_commit", test_read_waits_for_term_commit},
-        {"read_not_leader", test_read_not_leader},
-        {"read_single_server", test_read_single_server},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 120);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(read_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    const struct fx_case cases[] = {
+        {"read_index", test_read_index, 0},
+        {"read_waits_for_term_commit", test_read_waits_for_term_commit, 0},
+        {"read_not_leader", test_read_not_leader, 0},
+        {"read_single_server", test_read_single_server, 0},
+    };
+    return fx_main("raft_read", cases, sizeof(cases) / sizeof(cases[0]));
 }

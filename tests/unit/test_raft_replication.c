@@ -370,36 +370,17 @@ START_TEST(test_stale_term_append)
 }
 END_TEST
 
-static Suite *replication_suite(void)
-{
-    Suite *s = suite_create("raft_replication");
-    struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
-        {"noop_on_election", test_noop_on_election},
-        {"proposals_consecutive", test_proposals_consecutive},
-        {"batching", test_batching},
-        {"pipelining", test_pipelining},
-        {"reject_fast_backoff", test_reject_fast_backoff},
-        {"truncate_conflict", test_truncate_conflict},
-        {"commit_after_majority_persisted", test_commit_after_majority_persisted},
-        {"stale_term_append", test_stale_term_append},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 120);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(replication_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    const struct fx_case cases[] = {
+        {"noop_on_election", test_noop_on_election, 0},
+        {"proposals_consecutive", test_proposals_consecutive, 0},
+        {"batching", test_batching, 0},
+        {"pipelining", test_pipelining, 0},
+        {"reject_fast_backoff", test_reject_fast_backoff, 0},
+        {"truncate_conflict", test_truncate_conflict, 0},
+        {"commit_after_majority_persisted", test_commit_after_majority_persisted, 0},
+        {"stale_term_append", test_stale_term_append, 0},
+    };
+    return fx_main("raft_replication", cases, sizeof(cases) / sizeof(cases[0]));
 }

@@ -43,6 +43,138 @@ static void assert_log_contiguous(struct fx *f, uint64_t id)
     ck_assert_uint_le(raft_commit(r), raft_last_index(r));
 }
 
+/* Unknown message types. */
+static void garbage_types(struct fx *f, uint64_t t)
+{
+    struct snap s1 = take(f, 1), s2 = take(f, 2);
+    static const int weird_types[] = {0, -1, 99, RAFT_MSG_TYPE_MAX + 1, 1 << 30};
+    for (size_t i = 0; i < sizeof(weird_types) / sizeof(weird_types[0]); i++) {
+        struct raft_message m = fx_mk(weird_types[i], 1, 2, t);
+        fx_step(f, 2, &m);
+        m = fx_mk(weird_types[i], 2, 1, t);
+        fx_step(f, 1, &m);
+    }
+    assert_unchanged(f, 1, &s1, "unknown types");
+    assert_unchanged(f, 2, &s2, "unknown types");
+}
+
+/* Term 0, wrong destination, sender 0 or unknown, of every type. */
+static void garbage_headers(struct fx *f, uint64_t t)
+{
+    struct snap s1 = take(f, 1), s2 = take(f, 2);
+    for (int type = RAFT_MSG_PREVOTE; type <= RAFT_MSG_TYPE_MAX; type++) {
+        struct raft_message m = fx_mk(type, 1, 2, 0);
+        m.commit = 1000;
+        m.index = 1000;
+        fx_step(f, 2, &m);
+        m = fx_mk(type, 2, 1, 0);
+        m.index = 1000;
+        fx_step(f, 1, &m);
+        m = fx_mk(type, 1, 7, t);
+        m.commit = 1000;
+        fx_step(f, 2, &m);
+        m = fx_mk(type, 0, 2, t);
+        m.commit = 1000;
+        fx_step(f, 2, &m);
+        if (type == RAFT_MSG_APPEND || type == RAFT_MSG_HEARTBEAT ||
+            type == RAFT_MSG_SNAPSHOT || type == RAFT_MSG_TIMEOUT_NOW)
+            continue; /* a stranger claiming leadership of our term: not Raft's fault model */
+        m = fx_mk(type, 77, 1, t);
+        m.index = 1000;
+        m.last_log_index = 1000;
+        m.last_log_term = t;
+        fx_step(f, 1, &m);
+    }
+    assert_unchanged(f, 1, &s1, "term 0 / misaddressed / strangers");
+    assert_unchanged(f, 2, &s2, "term 0 / misaddressed");
+}
+
+/* AppendEntries and heartbeats from the real leader with absurd indexes. */
+static void garbage_appends(struct fx *f, uint64_t t, uint64_t last)
+{
+    struct raft_message m = fx_mk(RAFT_MSG_APPEND, 1, 2, t);
+    m.prev_index = UINT64_MAX - 1;
+    m.prev_term = t;
+    m.commit = UINT64_MAX;
+    struct raft_entry e = {t, UINT64_MAX, RAFT_ENTRY_NORMAL, {"zz", 2}};
+    m.entries = &e;
+    m.n_entries = 1;
+    fx_step(f, 2, &m);
+    const struct fx_msg *resp = fx_last(f, 2, 1, RAFT_MSG_APPEND_RESP);
+    ck_assert(resp == NULL || resp->m.reject);
+    /* Entries whose indexes do not follow prev_index. */
+    m.prev_index = last;
+    m.prev_term = raft_term_at(fx_raft(f, 2), last);
+    m.commit = last;
+    e.index = last + 100;
+    fx_step(f, 2, &m);
+    /* Entry last+1 equals what the leader proposes there below, so a core that
+     * keeps the well-formed prefix of these messages stays consistent. */
+    struct raft_entry two[2] = {{t, last + 1, RAFT_ENTRY_NORMAL, {"still alive", 11}},
+                                {t, last + 5, RAFT_ENTRY_NORMAL, {"b", 1}}};
+    m.entries = two;
+    m.n_entries = 2;
+    fx_step(f, 2, &m);
+    two[1].index = last + 2;
+    two[1].term = t + 5; /* entries newer than the leader's own term */
+    fx_step(f, 2, &m);
+    assert_log_contiguous(f, 2);
+    ck_assert_uint_le(raft_last_term(fx_raft(f, 2)), t);
+    /* A heartbeat with an absurd commit cannot commit beyond the log. */
+    m = fx_mk(RAFT_MSG_HEARTBEAT, 1, 2, t);
+    m.commit = UINT64_MAX;
+    fx_step(f, 2, &m);
+    assert_log_contiguous(f, 2);
+    ck_assert_uint_le(fx_node(f, 2)->applied, raft_last_index(fx_raft(f, 2)));
+}
+
+/* Responses with absurd indexes cannot commit what the leader does not have. */
+static void garbage_responses(struct fx *f, uint64_t t)
+{
+    struct raft_message m;
+    m = fx_mk(RAFT_MSG_APPEND_RESP, 2, 1, t);
+    m.index = UINT64_MAX;
+    fx_step(f, 1, &m);
+    m = fx_mk(RAFT_MSG_HEARTBEAT_RESP, 3, 1, t);
+    m.read_seq = UINT64_MAX;
+    fx_step(f, 1, &m);
+    m = fx_mk(RAFT_MSG_SNAPSHOT_RESP, 3, 1, t);
+    m.index = UINT64_MAX;
+    m.offset = UINT64_MAX;
+    fx_step(f, 1, &m);
+    assert_log_contiguous(f, 1);
+    ck_assert_int_eq(raft_role(fx_raft(f, 1)), RAFT_LEADER);
+    ck_assert_uint_eq(raft_term(fx_raft(f, 1)), t);
+}
+
+/* Snapshot chunks at absurd offsets or with a configuration out of bounds, and a
+ * stale TimeoutNow. */
+static void garbage_snapshots(struct fx *f, uint64_t t, uint64_t last)
+{
+    struct raft_message m;
+    char junk[16] = "0123456789abcdef";
+    m = fx_mk(RAFT_MSG_SNAPSHOT, 1, 3, t);
+    m.snapshot.index = last + 10;
+    m.snapshot.term = t;
+    m.snapshot.conf = *raft_conf(fx_raft(f, 3));
+    m.offset = UINT64_MAX - 4;
+    m.chunk.base = junk;
+    m.chunk.len = sizeof(junk);
+    m.done = true;
+    fx_step(f, 3, &m);
+    m.offset = 0;
+    m.snapshot.conf.n = 100000;
+    fx_step(f, 3, &m);
+    ck_assert_uint_eq(fx_node(f, 3)->snapshots_installed, 0);
+    ck_assert_uint_eq(raft_snapshot_index(fx_raft(f, 3)), 0);
+
+    /* Stale TimeoutNow and stale votes do nothing. */
+    m = fx_mk(RAFT_MSG_TIMEOUT_NOW, 1, 3, t - 1);
+    fx_step(f, 3, &m);
+    ck_assert_int_eq(raft_role(fx_raft(f, 3)), RAFT_FOLLOWER);
+    ck_assert_uint_eq(raft_term(fx_raft(f, 3)), t);
+}
+
 /* Messages that make no sense are dropped without harm (raft.h: input from peers
  * is never asserted on). */
 START_TEST(test_garbage_messages)
@@ -54,118 +186,11 @@ START_TEST(test_garbage_messages)
     fx_settle(&f);
     uint64_t t = raft_term(fx_raft(&f, 1));
     uint64_t last = raft_last_index(fx_raft(&f, 1));
-    struct snap s1 = take(&f, 1), s2 = take(&f, 2);
-
-    static const int weird_types[] = {0, -1, 99, RAFT_MSG_TYPE_MAX + 1, 1 << 30};
-    for (size_t i = 0; i < sizeof(weird_types) / sizeof(weird_types[0]); i++) {
-        struct raft_message m = fx_mk(weird_types[i], 1, 2, t);
-        fx_step(&f, 2, &m);
-        m = fx_mk(weird_types[i], 2, 1, t);
-        fx_step(&f, 1, &m);
-    }
-    assert_unchanged(&f, 1, &s1, "unknown types");
-    assert_unchanged(&f, 2, &s2, "unknown types");
-
-    /* Term 0, wrong destination, sender 0 or unknown, every type. */
-    for (int type = RAFT_MSG_PREVOTE; type <= RAFT_MSG_TYPE_MAX; type++) {
-        struct raft_message m = fx_mk(type, 1, 2, 0);
-        m.commit = 1000;
-        m.index = 1000;
-        fx_step(&f, 2, &m);
-        m = fx_mk(type, 2, 1, 0);
-        m.index = 1000;
-        fx_step(&f, 1, &m);
-        m = fx_mk(type, 1, 7, t);
-        m.commit = 1000;
-        fx_step(&f, 2, &m);
-        m = fx_mk(type, 0, 2, t);
-        m.commit = 1000;
-        fx_step(&f, 2, &m);
-        if (type == RAFT_MSG_APPEND || type == RAFT_MSG_HEARTBEAT ||
-            type == RAFT_MSG_SNAPSHOT || type == RAFT_MSG_TIMEOUT_NOW)
-            continue; /* a stranger claiming leadership of our term: not Raft's fault model */
-        m = fx_mk(type, 77, 1, t);
-        m.index = 1000;
-        m.last_log_index = 1000;
-        m.last_log_term = t;
-        fx_step(&f, 1, &m);
-    }
-    assert_unchanged(&f, 1, &s1, "term 0 / misaddressed / strangers");
-    assert_unchanged(&f, 2, &s2, "term 0 / misaddressed");
-
-    /* Absurd indexes from the real leader. */
-    struct raft_message m = fx_mk(RAFT_MSG_APPEND, 1, 2, t);
-    m.prev_index = UINT64_MAX - 1;
-    m.prev_term = t;
-    m.commit = UINT64_MAX;
-    struct raft_entry e = {t, UINT64_MAX, RAFT_ENTRY_NORMAL, {"zz", 2}};
-    m.entries = &e;
-    m.n_entries = 1;
-    fx_step(&f, 2, &m);
-    const struct fx_msg *resp = fx_last(&f, 2, 1, RAFT_MSG_APPEND_RESP);
-    ck_assert(resp == NULL || resp->m.reject);
-    /* Entries whose indexes do not follow prev_index. */
-    m.prev_index = last;
-    m.prev_term = raft_term_at(fx_raft(&f, 2), last);
-    m.commit = last;
-    e.index = last + 100;
-    fx_step(&f, 2, &m);
-    /* Entry last+1 equals what the leader proposes there below, so a core that
-     * keeps the well-formed prefix of these messages stays consistent. */
-    struct raft_entry two[2] = {{t, last + 1, RAFT_ENTRY_NORMAL, {"still alive", 11}},
-                                {t, last + 5, RAFT_ENTRY_NORMAL, {"b", 1}}};
-    m.entries = two;
-    m.n_entries = 2;
-    fx_step(&f, 2, &m);
-    two[1].index = last + 2;
-    two[1].term = t + 5; /* entries newer than the leader's own term */
-    fx_step(&f, 2, &m);
-    assert_log_contiguous(&f, 2);
-    ck_assert_uint_le(raft_last_term(fx_raft(&f, 2)), t);
-    /* A heartbeat with an absurd commit cannot commit beyond the log. */
-    m = fx_mk(RAFT_MSG_HEARTBEAT, 1, 2, t);
-    m.commit = UINT64_MAX;
-    fx_step(&f, 2, &m);
-    assert_log_contiguous(&f, 2);
-    ck_assert_uint_le(fx_node(&f, 2)->applied, raft_last_index(fx_raft(&f, 2)));
-
-    /* Responses with absurd indexes cannot commit what the leader does not have. */
-    m = fx_mk(RAFT_MSG_APPEND_RESP, 2, 1, t);
-    m.index = UINT64_MAX;
-    fx_step(&f, 1, &m);
-    m = fx_mk(RAFT_MSG_HEARTBEAT_RESP, 3, 1, t);
-    m.read_seq = UINT64_MAX;
-    fx_step(&f, 1, &m);
-    m = fx_mk(RAFT_MSG_SNAPSHOT_RESP, 3, 1, t);
-    m.index = UINT64_MAX;
-    m.offset = UINT64_MAX;
-    fx_step(&f, 1, &m);
-    assert_log_contiguous(&f, 1);
-    ck_assert_int_eq(raft_role(fx_raft(&f, 1)), RAFT_LEADER);
-    ck_assert_uint_eq(raft_term(fx_raft(&f, 1)), t);
-
-    /* Snapshot chunks at absurd offsets, or with a configuration out of bounds. */
-    char junk[16] = "0123456789abcdef";
-    m = fx_mk(RAFT_MSG_SNAPSHOT, 1, 3, t);
-    m.snapshot.index = last + 10;
-    m.snapshot.term = t;
-    m.snapshot.conf = *raft_conf(fx_raft(&f, 3));
-    m.offset = UINT64_MAX - 4;
-    m.chunk.base = junk;
-    m.chunk.len = sizeof(junk);
-    m.done = true;
-    fx_step(&f, 3, &m);
-    m.offset = 0;
-    m.snapshot.conf.n = 100000;
-    fx_step(&f, 3, &m);
-    ck_assert_uint_eq(fx_node(&f, 3)->snapshots_installed, 0);
-    ck_assert_uint_eq(raft_snapshot_index(fx_raft(&f, 3)), 0);
-
-    /* Stale TimeoutNow and stale votes do nothing. */
-    m = fx_mk(RAFT_MSG_TIMEOUT_NOW, 1, 3, t - 1);
-    fx_step(&f, 3, &m);
-    ck_assert_int_eq(raft_role(fx_raft(&f, 3)), RAFT_FOLLOWER);
-    ck_assert_uint_eq(raft_term(fx_raft(&f, 3)), t);
+    garbage_types(&f, t);
+    garbage_headers(&f, t);
+    garbage_appends(&f, t, last);
+    garbage_responses(&f, t);
+    garbage_snapshots(&f, t, last);
 
     /* The cluster still works and agrees. */
     fx_drop_all(&f);
@@ -181,6 +206,7 @@ START_TEST(test_garbage_messages)
     fx_destroy(&f);
 }
 END_TEST
+
 
 /* Votes are counted once per voter, and only from voters of the configuration. */
 START_TEST(test_vote_counting)
@@ -252,6 +278,24 @@ static void assert_valid_conf(const struct raft_conf *c)
     }
 }
 
+/* The sample configuration broken at server i (its role set to role if nonzero,
+ * else its id set to server id_from's, or to 0 when id_from < 0): if encode
+ * accepts it, decode must refuse it. */
+static void assert_broken_rejected(size_t i, int role, int id_from)
+{
+    struct raft_conf bad, d;
+    struct raft_buf buf = {NULL, 0};
+    sample_conf(&bad);
+    if (role)
+        bad.servers[i].role = role;
+    else
+        bad.servers[i].id = id_from < 0 ? 0 : bad.servers[id_from].id;
+    if (raft_conf_encode(&bad, &buf) == 0) {
+        ck_assert_int_eq(raft_conf_decode(buf.base, buf.len, &d), BATON_EMALFORMED);
+        free(buf.base);
+    }
+}
+
 /* The configuration helpers and codec: round trips, and malformed input is
  * refused (BATON_EMALFORMED) rather than trusted. */
 START_TEST(test_conf_codec)
@@ -302,25 +346,9 @@ START_TEST(test_conf_codec)
     free(buf.base);
 
     /* Structurally broken configurations do not survive a round trip. */
-    struct raft_conf bad;
-    sample_conf(&bad);
-    bad.servers[1].id = bad.servers[0].id;
-    if (raft_conf_encode(&bad, &buf) == 0) {
-        ck_assert_int_eq(raft_conf_decode(buf.base, buf.len, &d), BATON_EMALFORMED);
-        free(buf.base);
-    }
-    sample_conf(&bad);
-    bad.servers[2].id = 0;
-    if (raft_conf_encode(&bad, &buf) == 0) {
-        ck_assert_int_eq(raft_conf_decode(buf.base, buf.len, &d), BATON_EMALFORMED);
-        free(buf.base);
-    }
-    sample_conf(&bad);
-    bad.servers[0].role = 9;
-    if (raft_conf_encode(&bad, &buf) == 0) {
-        ck_assert_int_eq(raft_conf_decode(buf.base, buf.len, &d), BATON_EMALFORMED);
-        free(buf.base);
-    }
+    assert_broken_rejected(1, 0, 0);
+    assert_broken_rejected(2, 0, -1);
+    assert_broken_rejected(0, 9, -1);
 
     /* A full configuration round-trips; one more server does not fit. */
     struct raft_conf full;
@@ -389,32 +417,13 @@ START_TEST(test_boot_and_copy)
 }
 END_TEST
 
-static Suite *robust_suite(void)
-{
-    Suite *s = suite_create("raft_robust");
-    struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
-        {"garbage_messages", test_garbage_messages},
-        {"vote_counting", test_vote_counting},
-        {"conf_codec", test_conf_codec},
-        {"boot_and_copy", test_boot_and_copy},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 120);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(robust_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    const struct fx_case cases[] = {
+        {"garbage_messages", test_garbage_messages, 0},
+        {"vote_counting", test_vote_counting, 0},
+        {"conf_codec", test_conf_codec, 0},
+        {"boot_and_copy", test_boot_and_copy, 0},
+    };
+    return fx_main("raft_robust", cases, sizeof(cases) / sizeof(cases[0]));
 }

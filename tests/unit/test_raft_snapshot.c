@@ -228,31 +228,12 @@ START_TEST(test_snapshot_stale_chunks)
 }
 END_TEST
 
-static Suite *snapshot_suite(void)
-{
-    Suite *s = suite_create("raft_snapshot");
-    struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
-        {"compact", test_compact},
-        {"snapshot_chunks", test_snapshot_chunks},
-        {"snapshot_stale_chunks", test_snapshot_stale_chunks},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 120);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(snapshot_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    const struct fx_case cases[] = {
+        {"compact", test_compact, 0},
+        {"snapshot_chunks", test_snapshot_chunks, 0},
+        {"snapshot_stale_chunks", test_snapshot_stale_chunks, 0},
+    };
+    return fx_main("raft_snapshot", cases, sizeof(cases) / sizeof(cases[0]));
 }

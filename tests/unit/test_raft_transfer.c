@@ -158,33 +158,14 @@ START_TEST(test_transfer_any)
 }
 END_TEST
 
-static Suite *transfer_suite(void)
-{
-    Suite *s = suite_create("raft_transfer");
-    struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
-        {"transfer_to_target", test_transfer_to_target},
-        {"transfer_catches_up_target", test_transfer_catches_up_target},
-        {"transfer_busy_invalid", test_transfer_busy_invalid},
-        {"transfer_abandoned", test_transfer_abandoned},
-        {"transfer_any", test_transfer_any},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 120);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(transfer_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    const struct fx_case cases[] = {
+        {"transfer_to_target", test_transfer_to_target, 0},
+        {"transfer_catches_up_target", test_transfer_catches_up_target, 0},
+        {"transfer_busy_invalid", test_transfer_busy_invalid, 0},
+        {"transfer_abandoned", test_transfer_abandoned, 0},
+        {"transfer_any", test_transfer_any, 0},
+    };
+    return fx_main("raft_transfer", cases, sizeof(cases) / sizeof(cases[0]));
 }
