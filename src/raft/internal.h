@@ -56,6 +56,8 @@ struct raft_progress {
     unsigned inflight_n;
     uint64_t snap_index;  /* snapshot being sent */
     uint64_t snap_offset; /* bytes of it the follower has acknowledged */
+    uint64_t snap_sent;   /* end of the last chunk sent */
+    uint64_t snap_sent_ms; /* when it was sent */
     uint64_t read_acked;  /* highest heartbeat sequence acknowledged */
     uint64_t lease_ack_ms; /* send time of the newest acknowledged heartbeat */
 };
@@ -186,6 +188,8 @@ void raft_progress_reset(struct raft_progress *pr, int state);
 
 /* snapshot.c */
 void raft_send_snapshot_chunk(struct raft *r, struct raft_progress *pr);
+/* Resends the unacknowledged chunk if nothing moved for a while (lost chunk). */
+void raft_snapshot_resend_stalled(struct raft *r, struct raft_progress *pr);
 int raft_handle_snapshot(struct raft *r, const struct raft_message *m);
 void raft_handle_snapshot_resp(struct raft *r, const struct raft_message *m);
 

@@ -437,7 +437,7 @@ void raft_handle_heartbeat_resp(struct raft *r, const struct raft_message *m)
         raft_reads_on_ack(r);
     }
     if (pr->state == PROGRESS_SNAPSHOT) {
-        raft_send_snapshot_chunk(r, pr); /* the last chunk may have been lost */
+        raft_snapshot_resend_stalled(r, pr); /* the last chunk may have been lost */
         return;
     }
     if (pr->match < raft_log_last_index(&r->log)) {

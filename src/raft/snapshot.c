@@ -76,6 +76,10 @@ void raft_send_snapshot_chunk(struct raft *r, struct raft_progress *pr)
         .offset = off,
         .done = off + len == total,
     };
+    /* One chunk in flight at a time: duplicated or late answers must not start
+     * parallel streams of chunks. */
+    pr->snap_sent = off + len;
+    pr->snap_sent_ms = r->now;
     if (len > 0) {
         m.chunk.base = malloc(len);
         if (m.chunk.base == NULL) {
@@ -228,6 +232,22 @@ void raft_handle_snapshot_resp(struct raft *r, const struct raft_message *m)
     if (!current) {
         return;
     }
-    pr->snap_offset = m->offset;
-    raft_send_snapshot_chunk(r, pr);
+    if (m->reject) {
+        pr->snap_offset = m->offset; /* restart from where the follower is */
+        raft_send_snapshot_chunk(r, pr);
+        return;
+    }
+    if (m->offset > pr->snap_offset) {
+        pr->snap_offset = m->offset;
+    }
+    if (pr->snap_offset >= pr->snap_sent) {
+        raft_send_snapshot_chunk(r, pr); /* the chunk in flight arrived: next */
+    }
+}
+
+void raft_snapshot_resend_stalled(struct raft *r, struct raft_progress *pr)
+{
+    if (r->now >= pr->snap_sent_ms + 2 * r->opt.heartbeat_ms) {
+        raft_send_snapshot_chunk(r, pr);
+    }
 }
