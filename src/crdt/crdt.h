@@ -19,7 +19,7 @@
  * or reordered still converges (Shapiro et al., "Conflict-free Replicated Data
  * Types", 2011, §3.1: state-based G-Counter).
  *
- * The set never reads a clock, touches a disk or a socket, or calls rand().
+ * The set never reads a clock, touches a disk or a socket, or draws random numbers.
  *
  * Versions
  * --------

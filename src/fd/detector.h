@@ -14,7 +14,7 @@
  * struct fd_detector is one node's view of its peers (Chandra & Toueg, "Unreliable
  * failure detectors for reliable distributed systems", 1996, §2 and the heartbeat
  * construction of §9.1 for partial synchrony). It never reads a clock, sends, logs
- * or calls rand(): the host feeds it
+ * or draws random numbers: the host feeds it
  *   - arrivals:  fd_heard(d, peer, now_ms) for every frame received from a peer
  *                (a heartbeat, or anything else that proves the peer is alive),
  *   - time:      fd_tick(d, now_ms), which starts suspicions and reports the new ones,
@@ -61,7 +61,7 @@
  * pointer argument is borrowed for the duration of the call.
  *
  * Threads: none inside. All calls on one detector must come from one thread at a
- * time (the node's loop thread); const calls may run concurrently with each
+ * time, from the node's loop thread; const calls may run concurrently with each
  * other. Distinct detectors are independent.
  *
  * Errors: functions that can fail return 0 (or a count) on success and a negative

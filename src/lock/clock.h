@@ -8,7 +8,7 @@
 #include "lock/lock.h"
 
 /*
- * Only the leader counts time (lock.h). struct lock_clock is that count: pure,
+ * Only the leader counts time, as lock.h says. struct lock_clock is that count: pure,
  * fed the time by its host. A new leader calls lock_clock_start(), which gives
  * every lease its full TTL plus one election timeout (a lease can be extended by
  * failover, never cut short), and every queued wait and lock-delay its full

@@ -14,8 +14,8 @@
  * struct lock_sm holds every live lease and every lock that is held, waited
  * for or under lock-delay. It changes only through lock_apply(), which the
  * host calls for each committed Raft entry that carries a lock command, in
- * index order. It never reads a clock, touches a disk or a socket, or calls
- * rand(), and its result depends on nothing but the state and the entry: the
+ * index order. It never reads a clock, touches a disk or a socket, or draws
+ * random numbers, and its result depends on nothing but the state and the entry: the
  * same log gives the same state, results and events on every node and after
  * every restart (Raft §5.3, state-machine safety needs nothing more).
  *

@@ -12,7 +12,7 @@
  * Model
  * -----
  * struct raft is one Raft server. It never reads a clock, touches a disk or a
- * socket, or calls rand(): the host feeds it
+ * socket, or draws random numbers of its own: the host feeds it
  *   - time:        raft_tick(r, now_ms) with a monotonic millisecond clock,
  *   - messages:    raft_step(r, msg) for every message received from a peer,
  *   - requests:    raft_propose(), raft_read_index(), raft_change(), raft_transfer(),
