@@ -268,18 +268,16 @@ int node_config_finish(struct node_config *c, char *why, size_t why_len)
 
 uint64_t node_config_cluster_id(const struct node_config *c)
 {
-    /* FNV-1a over the token and each "id=peer," of the initial cluster. */
+    /* FNV-1a over the token and the initial members' ids. Addresses stay out:
+     * a node may reach a peer through another address (a proxy, a new IP)
+     * without becoming another cluster. */
     uint64_t h = 0xcbf29ce484222325ULL;
-    char buf[256];
-    const char *parts[1 + NODE_MAX_MEMBERS];
-    size_t n = 0;
-    parts[n++] = c->cluster_token;
-    for (size_t i = 0; i < c->n_members; i++) {
-        parts[n++] = c->members[i].peer_addr;
+    char buf[64];
+    for (const char *s = c->cluster_token; *s; s++) {
+        h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
     }
-    for (size_t p = 0; p < n; p++) {
-        snprintf(buf, sizeof(buf), "%s|%llu,", parts[p],
-                 p ? (unsigned long long)c->members[p - 1].id : 0ULL);
+    for (size_t i = 0; i < c->n_members; i++) {
+        snprintf(buf, sizeof(buf), "|%llu", (unsigned long long)c->members[i].id);
         for (const char *s = buf; *s; s++) {
             h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
         }

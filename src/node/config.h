@@ -58,8 +58,9 @@ int node_config_load_file(struct node_config *c, const char *path, char *why, si
 int node_config_finish(struct node_config *c, char *why, size_t why_len)
     __attribute__((warn_unused_result));
 
-/* The cluster id recorded in every data dir: a hash of the token and the initial
- * cluster, so a node started against another cluster's data refuses it. */
+/* The cluster id recorded in every data dir: a hash of the token and the ids of
+ * the initial members, so a node started against another cluster's data refuses
+ * it. Addresses are not part of it (a peer may be reached through a proxy). */
 uint64_t node_config_cluster_id(const struct node_config *c);
 
 /* "PEER/CLIENT": how a member's addresses are kept in a Raft configuration. */

@@ -82,7 +82,21 @@ START_TEST(test_cluster_id_ignores_member_order)
     ck_assert_int_eq(node_config_finish(&a, why, sizeof(why)), 0);
     ck_assert_int_eq(node_config_finish(&b, why, sizeof(why)), 0);
     ck_assert_uint_eq(node_config_cluster_id(&a), node_config_cluster_id(&b));
+    ck_assert_int_eq(node_config_set(&b, "initial-cluster",
+                                     "1=10.0.0.1:1/10.0.0.1:2,2=10.0.0.2:1/10.0.0.2:2,"
+                                     "3=10.0.0.3:1/10.0.0.3:2",
+                                     why, sizeof(why)),
+                     0);
+    ck_assert_int_eq(node_config_finish(&b, why, sizeof(why)), 0);
+    ck_assert_uint_eq(node_config_cluster_id(&a), node_config_cluster_id(&b));
+    ck_assert_int_eq(node_config_set(&b, "initial-cluster", "1=a:1/a:2,2=b:1/b:2", why,
+                                     sizeof(why)),
+                     0);
+    ck_assert_int_eq(node_config_finish(&b, why, sizeof(why)), 0);
+    ck_assert_uint_ne(node_config_cluster_id(&a), node_config_cluster_id(&b));
+    ck_assert_int_eq(node_config_set(&b, "initial-cluster", IC, why, sizeof(why)), 0);
     ck_assert_int_eq(node_config_set(&b, "cluster-token", "other", why, sizeof(why)), 0);
+    ck_assert_int_eq(node_config_finish(&b, why, sizeof(why)), 0);
     ck_assert_uint_ne(node_config_cluster_id(&a), node_config_cluster_id(&b));
 }
 END_TEST
