@@ -328,6 +328,8 @@ void sim_nemesis_on_event(struct sim *s);
 void sim_nemesis_heal(struct sim *s);
 void sim_nemesis_watch(struct sim *s);
 void sim_nemesis_on_strike(struct sim *s, const struct sim_event *ev);
+
+/* membership.c: nodes leave once a committed configuration no longer has them. */
 void sim_membership_reap(struct sim *s);
 void sim_membership_on_retire(struct sim *s, const struct sim_event *ev);
 
