@@ -3,6 +3,10 @@
 #define BATON_BATON_H
 
 /*
+ * Leases and locks are served by the Raft leader; G-Counters by any node (with or
+ * without a quorum), so counter calls and status are answered by whichever node
+ * the client is connected to.
+ *
  * Two faces over one core.
  *
  *  - The blocking API (struct baton, baton_open ... baton_close) runs the library's
@@ -35,7 +39,8 @@
  * lock_acquire (same lease: same token, same place in the queue), lock_release,
  * lock_inspect, lock_check and status are safe to repeat. lease_grant is not: a
  * retried grant can leave behind an extra lease nobody knows about, which simply
- * expires after its TTL.
+ * expires after its TTL. counter_incr is not either, and is never repeated once it
+ * may have reached a node (see baton_async_counter_incr); counter_get is safe.
  *
  * Errors are negative BATON_E* codes (baton/error.h); baton_strerror() describes them.
  * Errors that the cluster returns as a final answer are passed on as they are:
@@ -114,6 +119,15 @@ struct baton_status {
     uint64_t last_index;
     char client_addr[BATON_ADDR_MAX];
     char leader_client_addr[BATON_ADDR_MAX];
+    uint64_t counters;          /* G-Counters this node knows */
+    uint64_t gossip_bytes_sent; /* counter gossip (delta) bytes it sent since it started */
+};
+
+/* A G-Counter's value as one node knows it (counter calls). node is the id of the
+ * node that answered (counter_get only; 0 for counter_incr). */
+struct baton_counter {
+    uint64_t value;
+    uint64_t node;
 };
 
 /* A lock's state (the inspect call). waiters are the queued leases, first first. */
@@ -133,6 +147,7 @@ struct baton_result {
     bool current;                /* lock_check */
     struct baton_lock_info lock; /* lock_inspect */
     struct baton_status status;  /* status */
+    struct baton_counter counter; /* counter_incr, counter_get */
     const char *message;         /* why, on error (the cluster's or the library's); "" */
 };
 
@@ -181,7 +196,7 @@ void baton_async_close(struct baton_async *c, baton_close_cb cb, void *arg);
 
 /* The calls. Each returns 0, after which cb runs exactly once with the answer,
  * or fails at once (cb never runs) with BATON_EINVAL (NULL cb, empty or NULL name,
- * zero ttl_ms), BATON_ESHUTDOWN (c is closing), BATON_ENOMEM or BATON_ETOOBIG
+ * zero ttl_ms or n), BATON_ESHUTDOWN (c is closing), BATON_ENOMEM or BATON_ETOOBIG
  * (request larger than max_frame). The callback's err is 0, BATON_ETIMEDOUT
  * (deadline passed, outcome unknown), BATON_ECANCELED (client closed, outcome
  * unknown), BATON_EMALFORMED (the cluster's answer made no sense), or the
@@ -234,6 +249,37 @@ int baton_async_lock_check(struct baton_async *c, const char *name, uint64_t tok
 /* Status of whichever node the client is connected to: res->status. */
 int baton_async_status(struct baton_async *c, uint64_t timeout_ms, baton_cb cb, void *arg)
     __attribute__((warn_unused_result));
+
+/* Adds n (at least 1) to counter name at the node the client is connected to
+ * (any node, leader or not, even one cut off from the majority): res->counter.value
+ * is the counter's value at that node right after the increment, which is durable
+ * there before the answer is sent; it reaches the other nodes by gossip. An
+ * increment is not idempotent, so it is AT MOST ONCE: it is retried (within the
+ * deadline) only when it was certainly not executed — the connection could not
+ * be made or the request not written, or the node answered BATON_EBUSY,
+ * BATON_ESHUTDOWN or BATON_EUNAVAILABLE — and once it may have reached a node,
+ * it waits there for the answer: if the connection is lost first, or the deadline
+ * passes, the call ends with BATON_ETIMEDOUT, "outcome unknown" (the increment
+ * may or may not have been counted; repeating it may count it twice). Final
+ * errors: BATON_EOVERFLOW (the value would pass UINT64_MAX; nothing changed),
+ * BATON_EINVAL (a name the cluster refuses: counter names are 1 to 255 bytes).
+ * Fails at once with BATON_EINVAL for n == 0. */
+int baton_async_counter_incr(struct baton_async *c, const char *name, uint64_t n,
+                             uint64_t timeout_ms, baton_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+
+/* Reads counter name at the node the client is connected to: res->counter.value
+ * is the sum of every slot that node knows (durable there), res->counter.node is
+ * its id. A counter nobody incremented reads 0. Nodes converge by gossip, so two
+ * nodes may briefly answer differently; each node's value never goes down. To
+ * ask one particular node, use a client whose endpoint list holds only that
+ * node: counter and status calls never leave the node a client is connected to
+ * for another one (only a NOT_LEADER answer, which these calls never get, or a
+ * failure moves a client, and a client with one endpoint has nowhere to go).
+ * Retried like the other idempotent calls. Final errors: BATON_EINVAL,
+ * BATON_EOVERFLOW (the sum passes UINT64_MAX). */
+int baton_async_counter_get(struct baton_async *c, const char *name, uint64_t timeout_ms,
+                            baton_cb cb, void *arg) __attribute__((warn_unused_result));
 
 /* Keeps lease (borrowed, copied) alive from c's loop: a keepalive at once and then
  * every ttl_ms/3; each acknowledgement moves the lease's deadline to the send time
@@ -313,6 +359,15 @@ int baton_lock_check(struct baton *c, const char *name, uint64_t token, uint64_t
                      bool *current) __attribute__((warn_unused_result));
 int baton_status_get(struct baton *c, uint64_t timeout_ms, struct baton_status *st)
     __attribute__((warn_unused_result));
+/* As baton_async_counter_incr: on 0, *value (may be NULL) is the counter's value
+ * at the answering node. BATON_ETIMEDOUT means the increment may or may not have
+ * been counted (at most once, never twice). */
+int baton_counter_incr(struct baton *c, const char *name, uint64_t n, uint64_t timeout_ms,
+                       uint64_t *value) __attribute__((warn_unused_result));
+/* As baton_async_counter_get: on 0, *out (may be NULL) has the value and the
+ * answering node's id. */
+int baton_counter_get(struct baton *c, const char *name, uint64_t timeout_ms,
+                      struct baton_counter *out) __attribute__((warn_unused_result));
 
 /* As baton_async_lease_keep, from the library's thread; lost_cb runs there. On 0,
  * *out is owned by c until baton_keeper_stop. Errors: BATON_EINVAL,

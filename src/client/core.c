@@ -132,7 +132,11 @@ static void req_send_on(struct client_req *r, struct client_link *l)
         client_req_retry(r, true, "connection congested");
         return;
     }
-    /* Other failures close the link, and its close retries r. */
+    if (rv != 0) {
+        /* Other failures close the link, and its close retries r: nothing was
+         * written, so even an at-most-once request may go again. */
+        r->state = CLIENT_REQ_QUEUED;
+    }
     uint64_t now = uv_now(core->loop);
     uint64_t left = r->deadline > now ? r->deadline - now : 0;
     req_arm(r, left > r->attempt_ms ? now + r->attempt_ms : r->deadline);
@@ -169,8 +173,14 @@ static void req_timer_cb(uv_timer_t *t)
         req_timeout(r);
         return;
     }
-    if (r->state == CLIENT_REQ_BACKOFF) {
+    if (r->state == CLIENT_REQ_LOST) {
+        client_req_finish(r, BATON_ETIMEDOUT, NULL, r->why);
+    } else if (r->state == CLIENT_REQ_BACKOFF) {
         client_req_send(r);
+    } else if (r->state == CLIENT_REQ_SENT && r->at_most_once) {
+        /* It cannot go elsewhere, so it waits here for its answer until the
+         * deadline; other requests on a hung node still move the link on. */
+        req_arm(r, r->deadline);
     } else if (r->state == CLIENT_REQ_SENT) {
         /* A node that keeps a request unanswered this long is hung or cut off;
          * its requests go elsewhere (all of them: one connection at a time). */
@@ -205,8 +215,8 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 }
 
 int client_core_submit(struct baton_async *core, Baton__ClientRequest *req,
-                       uint64_t timeout_ms, uint64_t extra_ms, client_done_cb done, void *arg,
-                       struct client_req **out)
+                       uint64_t timeout_ms, uint64_t extra_ms, unsigned flags,
+                       client_done_cb done, void *arg, struct client_req **out)
 {
     if (core->closing) {
         return BATON_ESHUTDOWN;
@@ -237,6 +247,7 @@ int client_core_submit(struct baton_async *core, Baton__ClientRequest *req,
     uv_update_time(core->loop);
     r->deadline = sat_add(uv_now(core->loop), sat_add(timeout_ms, extra_ms));
     r->attempt_ms = sat_add(core->opt.attempt_timeout_ms, extra_ms);
+    r->at_most_once = (flags & CLIENT_REQ_AT_MOST_ONCE) != 0;
     r->done = done;
     r->arg = arg;
     uv_timer_init(core->loop, &r->timer);
@@ -267,8 +278,16 @@ void client_core_link_down(struct baton_async *core, uint64_t gen, bool backoff,
                            const char *why)
 {
     for (struct client_req *r = core->reqs; r != NULL; r = r->next) {
-        if (r->state == CLIENT_REQ_QUEUED ||
-            (r->state == CLIENT_REQ_SENT && r->link_gen == gen)) {
+        if (r->state == CLIENT_REQ_SENT && r->link_gen == gen && r->at_most_once) {
+            /* It may have been executed: ending it is the timer's job (no
+             * callback runs while the list is walked). */
+            snprintf(r->why, sizeof(r->why),
+                     "%s after the request was sent; outcome unknown (not retried: the "
+                     "request is not idempotent)", why != NULL ? why : "connection lost");
+            r->state = CLIENT_REQ_LOST;
+            req_arm(r, uv_now(core->loop));
+        } else if (r->state == CLIENT_REQ_QUEUED ||
+                   (r->state == CLIENT_REQ_SENT && r->link_gen == gen)) {
             client_req_retry(r, backoff, why);
         }
     }

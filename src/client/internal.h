@@ -74,7 +74,15 @@ typedef void (*client_done_cb)(struct baton_async *core, void *arg, int err,
                                const Baton__ClientResponse *resp, int64_t sent_ms,
                                const char *why);
 
-enum client_req_state { CLIENT_REQ_QUEUED, CLIENT_REQ_SENT, CLIENT_REQ_BACKOFF };
+/* LOST: an at-most-once request that may have reached a node whose connection
+ * then went away; its timer ends it with BATON_ETIMEDOUT (outcome unknown). */
+enum client_req_state { CLIENT_REQ_QUEUED, CLIENT_REQ_SENT, CLIENT_REQ_BACKOFF, CLIENT_REQ_LOST };
+
+/* Flags of client_core_submit. AT_MOST_ONCE: the request is not idempotent (a
+ * counter increment), so it is never sent again once it may have reached a node:
+ * it is retried only after answers that say it was not executed (EUNAVAILABLE,
+ * ESHUTDOWN, EBUSY, NOT_LEADER) or when it was never written to a connection. */
+#define CLIENT_REQ_AT_MOST_ONCE 1u
 
 struct client_req {
     struct baton_async *core;
@@ -87,6 +95,7 @@ struct client_req {
     uint64_t link_gen;         /* the link a SENT request went out on */
     int64_t sent_ms;           /* baton_now_ms() of the latest send */
     unsigned attempt;
+    bool at_most_once;         /* CLIENT_REQ_AT_MOST_ONCE */
     uv_timer_t timer;          /* deadline, backoff or attempt timeout */
     client_done_cb done;
     void *arg;
@@ -126,12 +135,13 @@ struct baton_async {
 };
 
 /* Submits req (borrowed; its id is set here) with a deadline of timeout_ms +
- * extra_ms from now and an attempt allowance of attempt_timeout_ms + extra_ms.
- * On 0, done runs exactly once; *out (may be NULL) is the request until then.
- * BATON_ESHUTDOWN, BATON_ENOMEM, BATON_ETOOBIG. */
+ * extra_ms from now and an attempt allowance of attempt_timeout_ms + extra_ms;
+ * flags is 0 or CLIENT_REQ_AT_MOST_ONCE. On 0, done runs exactly once; *out (may
+ * be NULL) is the request until then. BATON_ESHUTDOWN, BATON_ENOMEM, BATON_ETOOBIG. */
 int client_core_submit(struct baton_async *core, Baton__ClientRequest *req,
-                       uint64_t timeout_ms, uint64_t extra_ms, client_done_cb done, void *arg,
-                       struct client_req **out) __attribute__((warn_unused_result));
+                       uint64_t timeout_ms, uint64_t extra_ms, unsigned flags,
+                       client_done_cb done, void *arg, struct client_req **out)
+    __attribute__((warn_unused_result));
 
 /* Ends r now with BATON_ECANCELED (its callback runs before this returns). */
 void client_req_cancel(struct client_req *r);

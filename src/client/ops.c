@@ -49,6 +49,27 @@ static void decode_status(const Baton__StatusResponse *st, struct baton_status *
              st->client_addr ? st->client_addr : "");
     snprintf(out->leader_client_addr, sizeof(out->leader_client_addr), "%s",
              st->leader_client_addr ? st->leader_client_addr : "");
+    out->counters = st->counters;
+    out->gossip_bytes_sent = st->gossip_bytes_sent;
+}
+
+static int decode_counter(Baton__ClientRequest__OpCase op, const Baton__ClientResponse *resp,
+                          struct baton_result *res)
+{
+    if (op == BATON__CLIENT_REQUEST__OP_COUNTER_INCR) {
+        if (resp->result_case != BATON__CLIENT_RESPONSE__RESULT_COUNTER_INCR) {
+            return BATON_EMALFORMED;
+        }
+        res->counter.value = resp->counter_incr->value;
+        return 0;
+    }
+    if (resp->result_case != BATON__CLIENT_RESPONSE__RESULT_COUNTER_GET ||
+        resp->counter_get->node == 0) {
+        return BATON_EMALFORMED;
+    }
+    res->counter.value = resp->counter_get->value;
+    res->counter.node = resp->counter_get->node;
+    return 0;
 }
 
 static int decode_lock(Baton__ClientRequest__OpCase op, const Baton__ClientResponse *resp,
@@ -97,6 +118,9 @@ static int decode(Baton__ClientRequest__OpCase op, const Baton__ClientResponse *
         }
         decode_status(resp->status, &res->status);
         return 0;
+    case BATON__CLIENT_REQUEST__OP_COUNTER_INCR:
+    case BATON__CLIENT_REQUEST__OP_COUNTER_GET:
+        return decode_counter(op, resp, res);
     default:
         return decode_lock(op, resp, res);
     }
@@ -122,7 +146,8 @@ static void op_done(struct baton_async *core, void *arg, int err,
 }
 
 static int submit_req(struct baton_async *c, Baton__ClientRequest *req, uint64_t timeout_ms,
-                      uint64_t wait_ms, baton_cb cb, void *arg, struct client_req **out)
+                      uint64_t wait_ms, unsigned flags, baton_cb cb, void *arg,
+                      struct client_req **out)
 {
     if (c == NULL || cb == NULL) {
         return BATON_EINVAL;
@@ -135,7 +160,7 @@ static int submit_req(struct baton_async *c, Baton__ClientRequest *req, uint64_t
     oc->cb = cb;
     oc->arg = arg;
     int rv = client_core_submit(c, req, timeout_ms ? timeout_ms : c->opt.timeout_ms, wait_ms,
-                                op_done, oc, out);
+                                flags, op_done, oc, out);
     if (rv != 0) {
         free(oc);
     }
@@ -145,7 +170,7 @@ static int submit_req(struct baton_async *c, Baton__ClientRequest *req, uint64_t
 static int submit(struct baton_async *c, Baton__ClientRequest *req, uint64_t timeout_ms,
                   uint64_t wait_ms, baton_cb cb, void *arg)
 {
-    return submit_req(c, req, timeout_ms, wait_ms, cb, arg, NULL);
+    return submit_req(c, req, timeout_ms, wait_ms, 0, cb, arg, NULL);
 }
 
 static bool name_ok(const char *name)
@@ -175,7 +200,7 @@ int client_keepalive_submit(struct baton_async *c, uint64_t lease, uint64_t time
     op.lease = lease;
     req.op_case = BATON__CLIENT_REQUEST__OP_LEASE_KEEPALIVE;
     req.lease_keepalive = &op;
-    return submit_req(c, &req, timeout_ms, 0, cb, arg, out);
+    return submit_req(c, &req, timeout_ms, 0, 0, cb, arg, out);
 }
 
 int baton_async_lease_keepalive(struct baton_async *c, uint64_t lease, uint64_t timeout_ms,
@@ -265,5 +290,36 @@ int baton_async_status(struct baton_async *c, uint64_t timeout_ms, baton_cb cb, 
     Baton__StatusRequest op = BATON__STATUS_REQUEST__INIT;
     req.op_case = BATON__CLIENT_REQUEST__OP_STATUS;
     req.status = &op;
+    return submit(c, &req, timeout_ms, 0, cb, arg);
+}
+
+int baton_async_counter_incr(struct baton_async *c, const char *name, uint64_t n,
+                             uint64_t timeout_ms, baton_cb cb, void *arg)
+{
+    Baton__ClientRequest req = BATON__CLIENT_REQUEST__INIT;
+    Baton__CounterIncrRequest op = BATON__COUNTER_INCR_REQUEST__INIT;
+    if (!name_ok(name) || n == 0) {
+        return BATON_EINVAL;
+    }
+    op.name = (char *)name;
+    op.n = n;
+    req.op_case = BATON__CLIENT_REQUEST__OP_COUNTER_INCR;
+    req.counter_incr = &op;
+    /* An increment sent twice counts twice: once it may have reached a node it
+     * is never sent again, and a lost answer ends the call with ETIMEDOUT. */
+    return submit_req(c, &req, timeout_ms, 0, CLIENT_REQ_AT_MOST_ONCE, cb, arg, NULL);
+}
+
+int baton_async_counter_get(struct baton_async *c, const char *name, uint64_t timeout_ms,
+                            baton_cb cb, void *arg)
+{
+    Baton__ClientRequest req = BATON__CLIENT_REQUEST__INIT;
+    Baton__CounterGetRequest op = BATON__COUNTER_GET_REQUEST__INIT;
+    if (!name_ok(name)) {
+        return BATON_EINVAL;
+    }
+    op.name = (char *)name;
+    req.op_case = BATON__CLIENT_REQUEST__OP_COUNTER_GET;
+    req.counter_get = &op;
     return submit(c, &req, timeout_ms, 0, cb, arg);
 }

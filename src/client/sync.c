@@ -56,6 +56,10 @@ static int call_start(struct baton *c, struct sync_call *call)
         return baton_async_lock_check(a, call->name, call->a, call->timeout_ms, call_cb, call);
     case SYNC_STATUS:
         return baton_async_status(a, call->timeout_ms, call_cb, call);
+    case SYNC_COUNTER_INCR:
+        return baton_async_counter_incr(a, call->name, call->a, call->timeout_ms, call_cb, call);
+    case SYNC_COUNTER_GET:
+        return baton_async_counter_get(a, call->name, call->timeout_ms, call_cb, call);
     default:
         return BATON_EINVAL;
     }

@@ -15,6 +15,8 @@ enum sync_op {
     SYNC_INSPECT,
     SYNC_CHECK,
     SYNC_STATUS,
+    SYNC_COUNTER_INCR,
+    SYNC_COUNTER_GET,
     SYNC_KEEP,
     SYNC_FN
 };

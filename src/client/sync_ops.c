@@ -121,6 +121,33 @@ int baton_status_get(struct baton *c, uint64_t timeout_ms, struct baton_status *
     return rv;
 }
 
+int baton_counter_incr(struct baton *c, const char *name, uint64_t n, uint64_t timeout_ms,
+                       uint64_t *value)
+{
+    struct sync_call call;
+    call_init(&call, SYNC_COUNTER_INCR, timeout_ms);
+    call.name = name;
+    call.a = n;
+    int rv = sync_call_run(c, &call);
+    if (rv == 0 && value != NULL) {
+        *value = call.res.counter.value;
+    }
+    return rv;
+}
+
+int baton_counter_get(struct baton *c, const char *name, uint64_t timeout_ms,
+                      struct baton_counter *out)
+{
+    struct sync_call call;
+    call_init(&call, SYNC_COUNTER_GET, timeout_ms);
+    call.name = name;
+    int rv = sync_call_run(c, &call);
+    if (rv == 0 && out != NULL) {
+        *out = call.res.counter;
+    }
+    return rv;
+}
+
 int baton_lease_keep(struct baton *c, const struct baton_lease *lease, baton_lost_cb lost_cb,
                      void *arg, struct baton_keeper **out)
 {

@@ -23,6 +23,8 @@ struct fake_answer {
     Baton__LeaseKeepaliveResponse keepalive;
     Baton__LockAcquireResponse acquire;
     Baton__StatusResponse status;
+    Baton__CounterIncrResponse incr;
+    Baton__CounterGetResponse get;
 };
 
 struct fake;
@@ -66,6 +68,8 @@ static void answer_init(struct fake_answer *a, uint64_t id)
     baton__lease_keepalive_response__init(&a->keepalive);
     baton__lock_acquire_response__init(&a->acquire);
     baton__status_response__init(&a->status);
+    baton__counter_incr_response__init(&a->incr);
+    baton__counter_get_response__init(&a->get);
     a->resp.id = id;
 }
 
@@ -318,6 +322,57 @@ static enum fake_action fn_keepalive(struct fake *f, const Baton__ClientRequest 
     a->resp.result_case = BATON__CLIENT_RESPONSE__RESULT_LEASE_KEEPALIVE;
     a->resp.lease_keepalive = &a->keepalive;
     return FAKE_ANSWER;
+}
+
+/* Counters: the first budget requests are closed on (budget > 0) or answered
+ * EBUSY (budget < 0, counting up); then increments answer 41 + n and reads 41
+ * from node f->id. */
+static enum fake_action fn_counter(struct fake *f, const Baton__ClientRequest *req,
+                                   struct fake_answer *a)
+{
+    if (f->budget > 0) {
+        f->budget--;
+        return FAKE_CLOSE;
+    }
+    if (f->budget < 0) {
+        f->budget++;
+        a->resp.err = BATON_EBUSY;
+        a->resp.message = "rate limited";
+        return FAKE_ANSWER;
+    }
+    if (req->op_case == BATON__CLIENT_REQUEST__OP_COUNTER_INCR) {
+        ck_assert_str_eq(req->counter_incr->name, "hits");
+        a->incr.value = 41 + req->counter_incr->n;
+        a->resp.result_case = BATON__CLIENT_RESPONSE__RESULT_COUNTER_INCR;
+        a->resp.counter_incr = &a->incr;
+    } else {
+        ck_assert_int_eq(req->op_case, BATON__CLIENT_REQUEST__OP_COUNTER_GET);
+        a->get.value = 41;
+        a->get.node = f->id;
+        a->resp.result_case = BATON__CLIENT_RESPONSE__RESULT_COUNTER_GET;
+        a->resp.counter_get = &a->get;
+    }
+    return FAKE_ANSWER;
+}
+
+static void late_incr_cb(uv_timer_t *t)
+{
+    struct fake *f = t->data;
+    ck_assert_ptr_nonnull(f->held_conn);
+    struct fake_answer a;
+    answer_init(&a, f->held_id);
+    a.incr.value = 5;
+    a.resp.result_case = BATON__CLIENT_RESPONSE__RESULT_COUNTER_INCR;
+    a.resp.counter_incr = &a.incr;
+    fake_send(f->held_conn, &a);
+}
+
+/* An increment answered 300 ms after it arrives (a slow sync). */
+static enum fake_action fn_incr_late(struct fake *f, const Baton__ClientRequest *req,
+                                     struct fake_answer *a)
+{
+    uv_timer_start(&f->late, late_incr_cb, 300, 0);
+    return FAKE_HOLD;
 }
 
 /* ---- Tests ---- */
@@ -633,6 +688,101 @@ START_TEST(test_keeper_stop_and_close)
 }
 END_TEST
 
+START_TEST(test_counter_incr_and_get)
+{
+    fake_start(&fakes[0], fn_counter, 3);
+    struct baton_async *c = client_new(fakes[0].addr, 0);
+    struct outcome o = {0}, g = {0};
+    ck_assert_int_eq(baton_async_counter_incr(c, "hits", 2, 1000, outcome_cb, &o), 0);
+    ck_assert_int_eq(baton_async_counter_get(c, "hits", 1000, outcome_cb, &g), 0);
+    run_until(&o.done, 2000);
+    run_until(&g.done, 2000);
+    ck_assert_int_eq(o.err, 0);
+    ck_assert_uint_eq(o.res.counter.value, 43);
+    ck_assert_int_eq(g.err, 0);
+    ck_assert_uint_eq(g.res.counter.value, 41);
+    ck_assert_uint_eq(g.res.counter.node, 3);
+    ck_assert_int_eq(baton_async_counter_incr(c, "hits", 0, 1000, outcome_cb, &o),
+                     BATON_EINVAL);
+    ck_assert_int_eq(baton_async_counter_incr(c, "", 1, 1000, outcome_cb, &o), BATON_EINVAL);
+    ck_assert_int_eq(baton_async_counter_get(c, NULL, 1000, outcome_cb, &o), BATON_EINVAL);
+    client_close(c);
+}
+END_TEST
+
+/* An increment that reached the node and lost its answer is not sent again (it
+ * would count twice): outcome unknown, long before the deadline. */
+START_TEST(test_counter_incr_not_resent_after_loss)
+{
+    fake_start(&fakes[0], fn_counter, 1);
+    fakes[0].budget = 1;
+    struct baton_async *c = client_new(fakes[0].addr, 0);
+    struct outcome o = {0};
+    int64_t t0 = baton_now_ms();
+    ck_assert_int_eq(baton_async_counter_incr(c, "hits", 1, 3000, outcome_cb, &o), 0);
+    run_until(&o.done, 4000);
+    ck_assert_int_eq(o.err, BATON_ETIMEDOUT);
+    ck_assert_ptr_nonnull(strstr(o.message, "outcome unknown"));
+    ck_assert_int_lt(o.at - t0, 1000);
+    ck_assert_int_eq(fakes[0].requests, 1);
+    /* A read is idempotent: the same loss is retried. */
+    struct outcome g = {0};
+    fakes[0].budget = 1;
+    ck_assert_int_eq(baton_async_counter_get(c, "hits", 3000, outcome_cb, &g), 0);
+    run_until(&g.done, 4000);
+    ck_assert_int_eq(g.err, 0);
+    ck_assert_int_eq(fakes[0].requests, 3);
+    client_close(c);
+}
+END_TEST
+
+/* Answers that say "not executed" are retried, increments included. */
+START_TEST(test_counter_incr_retried_when_busy)
+{
+    fake_start(&fakes[0], fn_counter, 1);
+    fakes[0].budget = -2;
+    struct baton_async *c = client_new(fakes[0].addr, 0);
+    struct outcome o = {0};
+    ck_assert_int_eq(baton_async_counter_incr(c, "hits", 1, 3000, outcome_cb, &o), 0);
+    run_until(&o.done, 4000);
+    ck_assert_int_eq(o.err, 0);
+    ck_assert_uint_eq(o.res.counter.value, 42);
+    ck_assert_int_eq(fakes[0].requests, 3);
+    client_close(c);
+}
+END_TEST
+
+/* A sent increment outlives the attempt timeout on its connection: it cannot go
+ * elsewhere, so it waits for its answer until the deadline. */
+START_TEST(test_counter_incr_waits_for_slow_answer)
+{
+    fake_start(&fakes[0], fn_incr_late, 1);
+    struct baton_async *c = client_new(fakes[0].addr, 100);
+    struct outcome o = {0};
+    ck_assert_int_eq(baton_async_counter_incr(c, "hits", 1, 2000, outcome_cb, &o), 0);
+    run_until(&o.done, 3000);
+    ck_assert_int_eq(o.err, 0);
+    ck_assert_uint_eq(o.res.counter.value, 5);
+    ck_assert_int_eq(fakes[0].requests, 1);
+    client_close(c);
+}
+END_TEST
+
+/* Refused connections are retried for an increment too (nothing was sent). */
+START_TEST(test_counter_incr_refused_until_deadline)
+{
+    struct baton_async *c = client_new("127.0.0.1:1", 0);
+    struct outcome o = {0};
+    int64_t t0 = baton_now_ms();
+    ck_assert_int_eq(baton_async_counter_incr(c, "hits", 1, 250, outcome_cb, &o), 0);
+    run_until(&o.done, 2000);
+    ck_assert_int_eq(o.err, BATON_ETIMEDOUT);
+    ck_assert_int_ge(o.at - t0, 245);
+    ck_assert_ptr_null(strstr(o.message, "outcome unknown"));
+    client_close(c);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("client_core");
@@ -651,6 +801,11 @@ static Suite *core_suite(void)
     tcase_add_test(t, test_connection_loss_retried);
     tcase_add_test(t, test_close_cancels_pending);
     tcase_add_test(t, test_bad_arguments);
+    tcase_add_test(t, test_counter_incr_and_get);
+    tcase_add_test(t, test_counter_incr_not_resent_after_loss);
+    tcase_add_test(t, test_counter_incr_retried_when_busy);
+    tcase_add_test(t, test_counter_incr_waits_for_slow_answer);
+    tcase_add_test(t, test_counter_incr_refused_until_deadline);
     suite_add_tcase(s, t);
     TCase *k = tcase_create("keeper");
     tcase_add_checked_fixture(k, setup, teardown);
