@@ -7,6 +7,7 @@
 
 #include "baton/error.h"
 #include "ctl.h"
+#include "ctl_baton.h"
 #include "ctl_json.h"
 
 #ifndef BATON_VERSION
@@ -21,6 +22,23 @@ static const struct ctl_command commands[] = {
      ctl_cluster_health},
     {"cluster", "members", "", "the membership (the leader's view when it answers)",
      ctl_cluster_members},
+    {"lease", "grant", "TTL_MS",
+     "grant a lease (TTL at least 2 election timeouts): lease= ttl_ms=", ctl_lease_grant},
+    {"lease", "keepalive", "ID", "restart lease ID at its full TTL once: ttl_ms=",
+     ctl_lease_keepalive},
+    {"lease", "revoke", "ID", "end lease ID; the locks it holds are released", ctl_lease_revoke},
+    {"lock", "acquire", "NAME (--lease ID | --ttl MS) [--wait MS] [--lock-delay MS]",
+     "acquire NAME: token= (with --ttl also lease=)", ctl_lock_acquire},
+    {"lock", "release", "NAME --lease ID", "release NAME held by lease ID", ctl_lock_release},
+    {"lock", "inspect", "NAME", "NAME's holder: held= lease= token= waiters= (queued leases)",
+     ctl_lock_inspect},
+    {"lock", "check", "NAME TOKEN", "exit 0 if TOKEN is NAME's current fencing token, else 1",
+     ctl_lock_check},
+    {"lock", "exec", "NAME [--ttl MS] [--wait MS] [--grace MS] -- CMD [ARGS...]",
+     "run CMD while holding NAME (see Locks below)", ctl_lock_exec},
+    {"counter", "incr", "NAME [N]", "add N (default 1) at one node: value=", ctl_counter_incr},
+    {"counter", "get", "NAME [--all]", "value= at one node (--all: every node, and the spread)",
+     ctl_counter_get},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -42,8 +60,31 @@ static void print_help(FILE *out)
         char synopsis[96];
         snprintf(synopsis, sizeof(synopsis), "%s %s%s%s", commands[i].group, commands[i].name,
                  commands[i].args[0] ? " " : "", commands[i].args);
-        fprintf(out, "  %-28s %s\n", synopsis, commands[i].summary);
+        if (strlen(synopsis) >= 28) {
+            fprintf(out, "  %s\n  %-28s %s\n", synopsis, "", commands[i].summary);
+        } else {
+            fprintf(out, "  %-28s %s\n", synopsis, commands[i].summary);
+        }
     }
+    fputs("\n"
+          "Locks:\n"
+          "  lock acquire --wait MS queues (FIFO) for up to MS; the default, 0, only tries.\n"
+          "  With --ttl MS it grants a lease of its own, keeps it alive while it waits, and\n"
+          "  then leaves it: the lease (and the lock) ends MS after its last keepalive\n"
+          "  unless kept alive (lease keepalive) or revoked (lease revoke).\n"
+          "  lock exec grants a lease (--ttl, default 10000), keeps it alive every TTL/3,\n"
+          "  waits for the lock (--wait, default: no limit), runs CMD with\n"
+          "  BATON_FENCING_TOKEN, BATON_LEASE and BATON_LOCK in its environment, passes\n"
+          "  SIGINT, SIGTERM and SIGHUP on to it, and when CMD ends releases the lock and\n"
+          "  revokes the lease. If the lease is lost, CMD gets SIGTERM (then SIGKILL after\n"
+          "  --grace MS, default 5000). It exits with CMD's status (128+N if signal N\n"
+          "  ended it), 1 if the lock was not acquired within --wait, 3 if the lease was\n"
+          "  lost or the cluster was unavailable, 126/127 if CMD could not run. --timeout\n"
+          "  bounds getting the lock (plus --wait), and afresh letting it go.\n"
+          "Counters:\n"
+          "  Any node answers, with or without a quorum. An increment is sent at most\n"
+          "  once: exit 3 means it may or may not have been counted.\n",
+          out);
     fprintf(out, "\n"
                  "Exit codes:\n"
                  "  0  success\n"
