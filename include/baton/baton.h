@@ -260,7 +260,10 @@ int baton_async_status(struct baton_async *c, uint64_t timeout_ms, baton_cb cb, 
  * BATON_ESHUTDOWN or BATON_EUNAVAILABLE — and once it may have reached a node,
  * it waits there for the answer: if the connection is lost first, or the deadline
  * passes, the call ends with BATON_ETIMEDOUT, "outcome unknown" (the increment
- * may or may not have been counted; repeating it may count it twice). Final
+ * may or may not have been counted; repeating it may count it twice). A client
+ * that also makes lock or lease calls may drop its connection to follow the
+ * leader, which ends the increments in flight on it that way too: give counters
+ * a client of their own if that matters. Final
  * errors: BATON_EOVERFLOW (the value would pass UINT64_MAX; nothing changed),
  * BATON_EINVAL (a name the cluster refuses: counter names are 1 to 255 bytes).
  * Fails at once with BATON_EINVAL for n == 0. */

@@ -158,8 +158,7 @@ void client_req_send(struct client_req *r)
         uint64_t now = uv_now(core->loop);
         uint64_t left = r->deadline > now ? r->deadline - now : 0;
         r->state = CLIENT_REQ_QUEUED;
-        req_arm(r, left > core->opt.attempt_timeout_ms ? now + core->opt.attempt_timeout_ms
-                                                       : r->deadline);
+        req_arm(r, left > r->connect_ms ? now + r->connect_ms : r->deadline);
         return;
     }
     req_send_on(r, core->link);
@@ -215,8 +214,9 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 }
 
 int client_core_submit(struct baton_async *core, Baton__ClientRequest *req,
-                       uint64_t timeout_ms, uint64_t extra_ms, unsigned flags,
-                       client_done_cb done, void *arg, struct client_req **out)
+                       uint64_t timeout_ms, uint64_t extra_ms, uint64_t attempt_ms,
+                       unsigned flags, client_done_cb done, void *arg,
+                       struct client_req **out)
 {
     if (core->closing) {
         return BATON_ESHUTDOWN;
@@ -246,7 +246,8 @@ int client_core_submit(struct baton_async *core, Baton__ClientRequest *req,
      * deadline counts from now. */
     uv_update_time(core->loop);
     r->deadline = sat_add(uv_now(core->loop), sat_add(timeout_ms, extra_ms));
-    r->attempt_ms = sat_add(core->opt.attempt_timeout_ms, extra_ms);
+    r->connect_ms = attempt_ms ? attempt_ms : core->opt.attempt_timeout_ms;
+    r->attempt_ms = sat_add(r->connect_ms, extra_ms);
     r->at_most_once = (flags & CLIENT_REQ_AT_MOST_ONCE) != 0;
     r->done = done;
     r->arg = arg;

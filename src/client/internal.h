@@ -92,6 +92,7 @@ struct client_req {
     struct raft_buf frame;     /* the encoded request, copied for each send */
     uint64_t deadline;         /* loop-clock ms */
     uint64_t attempt_ms;       /* how long one attempt may go unanswered */
+    uint64_t connect_ms;       /* how long a connect may hang before the next node */
     uint64_t link_gen;         /* the link a SENT request went out on */
     int64_t sent_ms;           /* baton_now_ms() of the latest send */
     unsigned attempt;
@@ -135,13 +136,14 @@ struct baton_async {
 };
 
 /* Submits req (borrowed; its id is set here) with a deadline of timeout_ms +
- * extra_ms from now and an attempt allowance of attempt_timeout_ms + extra_ms;
- * flags is 0 or CLIENT_REQ_AT_MOST_ONCE. On 0, done runs exactly once; *out (may
- * be NULL) is the request until then. BATON_ESHUTDOWN, BATON_ENOMEM, BATON_ETOOBIG. */
+ * extra_ms from now and an attempt allowance of attempt_ms (0: the client's
+ * attempt_timeout_ms; a connect gets as long) + extra_ms; flags is 0 or
+ * CLIENT_REQ_AT_MOST_ONCE. On 0, done runs exactly once; *out (may be NULL) is
+ * the request until then. BATON_ESHUTDOWN, BATON_ENOMEM, BATON_ETOOBIG. */
 int client_core_submit(struct baton_async *core, Baton__ClientRequest *req,
-                       uint64_t timeout_ms, uint64_t extra_ms, unsigned flags,
-                       client_done_cb done, void *arg, struct client_req **out)
-    __attribute__((warn_unused_result));
+                       uint64_t timeout_ms, uint64_t extra_ms, uint64_t attempt_ms,
+                       unsigned flags, client_done_cb done, void *arg,
+                       struct client_req **out) __attribute__((warn_unused_result));
 
 /* Ends r now with BATON_ECANCELED (its callback runs before this returns). */
 void client_req_cancel(struct client_req *r);
@@ -177,10 +179,11 @@ void client_core_rotate(struct baton_async *core);
 /* The baton_now_ms() clock (hrtime-based, CLOCK_MONOTONIC). */
 int64_t client_now_ms(void);
 
-/* ops.c: baton_async_lease_keepalive that also yields the request (to cancel it). */
+/* ops.c: baton_async_lease_keepalive with its own attempt allowance (attempt_ms,
+ * 0 for the client's) that also yields the request (to cancel it). */
 int client_keepalive_submit(struct baton_async *c, uint64_t lease, uint64_t timeout_ms,
-                            baton_cb cb, void *arg, struct client_req **out)
-    __attribute__((warn_unused_result));
+                            uint64_t attempt_ms, baton_cb cb, void *arg,
+                            struct client_req **out) __attribute__((warn_unused_result));
 
 /* ---- Keepers (keeper.c). ---- */
 

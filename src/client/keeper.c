@@ -90,9 +90,16 @@ static void send_keepalive(struct baton_keeper *k)
     if (k->inflight != NULL || k->lost_fired || k->stopping) {
         return;
     }
-    /* A keepalive is worth retrying for as long as the lease may still live. */
+    /* A keepalive is worth retrying for as long as the lease may still live. Sent
+     * TTL/3 after the last acknowledged one, it has 2/3 of the TTL left: a hung
+     * (paused, cut off) leader must be given up well within that, so that the
+     * next node, or the new leader it names, can still answer in time. */
     int64_t left = atomic_load(&k->deadline) - client_now_ms();
-    int rv = client_keepalive_submit(k->core, k->lease, left > 0 ? (uint64_t)left : 1,
+    uint64_t attempt = k->ttl_ms / 4 ? k->ttl_ms / 4 : 1;
+    if (attempt > k->core->opt.attempt_timeout_ms) {
+        attempt = k->core->opt.attempt_timeout_ms;
+    }
+    int rv = client_keepalive_submit(k->core, k->lease, left > 0 ? (uint64_t)left : 1, attempt,
                                      keep_done, k, &k->inflight);
     if (rv != 0) {
         k->inflight = NULL; /* the next tick tries again */

@@ -146,8 +146,8 @@ static void op_done(struct baton_async *core, void *arg, int err,
 }
 
 static int submit_req(struct baton_async *c, Baton__ClientRequest *req, uint64_t timeout_ms,
-                      uint64_t wait_ms, unsigned flags, baton_cb cb, void *arg,
-                      struct client_req **out)
+                      uint64_t wait_ms, uint64_t attempt_ms, unsigned flags, baton_cb cb,
+                      void *arg, struct client_req **out)
 {
     if (c == NULL || cb == NULL) {
         return BATON_EINVAL;
@@ -160,7 +160,7 @@ static int submit_req(struct baton_async *c, Baton__ClientRequest *req, uint64_t
     oc->cb = cb;
     oc->arg = arg;
     int rv = client_core_submit(c, req, timeout_ms ? timeout_ms : c->opt.timeout_ms, wait_ms,
-                                flags, op_done, oc, out);
+                                attempt_ms, flags, op_done, oc, out);
     if (rv != 0) {
         free(oc);
     }
@@ -170,7 +170,7 @@ static int submit_req(struct baton_async *c, Baton__ClientRequest *req, uint64_t
 static int submit(struct baton_async *c, Baton__ClientRequest *req, uint64_t timeout_ms,
                   uint64_t wait_ms, baton_cb cb, void *arg)
 {
-    return submit_req(c, req, timeout_ms, wait_ms, 0, cb, arg, NULL);
+    return submit_req(c, req, timeout_ms, wait_ms, 0, 0, cb, arg, NULL);
 }
 
 static bool name_ok(const char *name)
@@ -193,20 +193,21 @@ int baton_async_lease_grant(struct baton_async *c, uint64_t ttl_ms, uint64_t tim
 }
 
 int client_keepalive_submit(struct baton_async *c, uint64_t lease, uint64_t timeout_ms,
-                            baton_cb cb, void *arg, struct client_req **out)
+                            uint64_t attempt_ms, baton_cb cb, void *arg,
+                            struct client_req **out)
 {
     Baton__ClientRequest req = BATON__CLIENT_REQUEST__INIT;
     Baton__LeaseKeepaliveRequest op = BATON__LEASE_KEEPALIVE_REQUEST__INIT;
     op.lease = lease;
     req.op_case = BATON__CLIENT_REQUEST__OP_LEASE_KEEPALIVE;
     req.lease_keepalive = &op;
-    return submit_req(c, &req, timeout_ms, 0, 0, cb, arg, out);
+    return submit_req(c, &req, timeout_ms, 0, attempt_ms, 0, cb, arg, out);
 }
 
 int baton_async_lease_keepalive(struct baton_async *c, uint64_t lease, uint64_t timeout_ms,
                                 baton_cb cb, void *arg)
 {
-    return client_keepalive_submit(c, lease, timeout_ms, cb, arg, NULL);
+    return client_keepalive_submit(c, lease, timeout_ms, 0, cb, arg, NULL);
 }
 
 int baton_async_lease_revoke(struct baton_async *c, uint64_t lease, uint64_t timeout_ms,
@@ -307,7 +308,7 @@ int baton_async_counter_incr(struct baton_async *c, const char *name, uint64_t n
     req.counter_incr = &op;
     /* An increment sent twice counts twice: once it may have reached a node it
      * is never sent again, and a lost answer ends the call with ETIMEDOUT. */
-    return submit_req(c, &req, timeout_ms, 0, CLIENT_REQ_AT_MOST_ONCE, cb, arg, NULL);
+    return submit_req(c, &req, timeout_ms, 0, 0, CLIENT_REQ_AT_MOST_ONCE, cb, arg, NULL);
 }
 
 int baton_async_counter_get(struct baton_async *c, const char *name, uint64_t timeout_ms,

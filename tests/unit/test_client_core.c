@@ -650,6 +650,43 @@ START_TEST(test_keeper_lost_by_deadline)
 }
 END_TEST
 
+/* Keepalives of a 600 ms lease, answered while budget lasts, then held. */
+static enum fake_action fn_keepalive_600(struct fake *f, const Baton__ClientRequest *req,
+                                         struct fake_answer *a)
+{
+    enum fake_action act = fn_keepalive(f, req, a);
+    a->keepalive.ttl_ms = 600;
+    return act;
+}
+
+/* A node that stops answering (a paused leader) is given up within a quarter of
+ * the TTL, not the client's 2 s attempt timeout, so the next node keeps the lease
+ * alive before it runs out. */
+START_TEST(test_keeper_survives_hung_node)
+{
+    fake_start(&fakes[0], fn_keepalive_600, 1);
+    fake_start(&fakes[1], fn_keepalive_600, 2);
+    fakes[0].budget = 1;
+    fakes[1].budget = 1000;
+    char eps[160];
+    snprintf(eps, sizeof(eps), "%s,%s", fakes[0].addr, fakes[1].addr);
+    struct baton_async *c = client_new(eps, 0);
+    c->next_ep = 0; /* white box: start at the node that will hang */
+    client_core_rotate(c);
+    struct baton_lease lease = {5, 600, baton_now_ms() + 600};
+    struct baton_keeper *k;
+    struct lost l = {0};
+    ck_assert_int_eq(baton_async_lease_keep(c, &lease, lost_cb, &l, &k), 0);
+    run_until(&l.fired, 1500);
+    ck_assert(!l.fired);
+    ck_assert_int_eq(fakes[0].budget, 0);
+    ck_assert_int_ge(fakes[1].requests, 3);
+    ck_assert_int_gt(baton_keeper_deadline(k), baton_now_ms());
+    baton_keeper_stop(k);
+    client_close(c);
+}
+END_TEST
+
 START_TEST(test_keeper_lost_on_expired)
 {
     fake_start(&fakes[0], fn_keepalive, 99);
@@ -811,6 +848,7 @@ static Suite *core_suite(void)
     tcase_add_checked_fixture(k, setup, teardown);
     tcase_set_timeout(k, 20);
     tcase_add_test(k, test_keeper_lost_by_deadline);
+    tcase_add_test(k, test_keeper_survives_hung_node);
     tcase_add_test(k, test_keeper_lost_on_expired);
     tcase_add_test(k, test_keeper_stop_and_close);
     suite_add_tcase(s, k);
