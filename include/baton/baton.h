@@ -285,7 +285,9 @@ int baton_async_counter_get(struct baton_async *c, const char *name, uint64_t ti
                             baton_cb cb, void *arg) __attribute__((warn_unused_result));
 
 /* Keeps lease (borrowed, copied) alive from c's loop: a keepalive at once and then
- * every ttl_ms/3; each acknowledgement moves the lease's deadline to the send time
+ * every ttl_ms/3 (a node that leaves one unanswered for ttl_ms/4, or for
+ * attempt_timeout_ms if that is less, is given up for the next one); each
+ * acknowledgement moves the lease's deadline to the send time
  * of the acknowledged keepalive + TTL. lost_cb (required) fires when that deadline
  * (less lease_margin_ms) arrives without a newer acknowledgement, or at once when
  * the cluster answers BATON_EEXPIRED; keepalives stop then. A lease whose
