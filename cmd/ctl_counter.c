@@ -1,6 +1,7 @@
 /* batonctl counter incr|get: G-Counters, answered by whichever node is asked (or all). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ctl_baton.h"
 
@@ -84,9 +85,10 @@ static void print_all(struct ctl_ctx *ctx, const char *name, const struct node_r
             ctl_out_u64(w, "node", r[i].a.res.counter.node);
             ctl_out_u64(w, "value", r[i].a.res.counter.value);
         } else {
+            const char *e = baton_strerror(r[i].a.err), *m = r[i].a.msg;
+            bool same = m[0] == '\0' || strcmp(m, e) == 0;
             char why[600];
-            snprintf(why, sizeof(why), "%s%s%s", baton_strerror(r[i].a.err),
-                     r[i].a.msg[0] ? ": " : "", r[i].a.msg);
+            snprintf(why, sizeof(why), "%s%s%s", e, same ? "" : ": ", same ? "" : m);
             ctl_out_str(w, "error", why);
         }
         if (ctx->json) {
@@ -147,16 +149,22 @@ static int get_all(struct ctl_ctx *ctx, const struct counter_args *k)
         }
     }
     print_all(ctx, k->name, r, n, answered, min, max);
-    int open_rv = r[0].open_rv;
-    free(r);
-    if (open_rv == CTL_EXIT_USAGE) {
-        return CTL_EXIT_USAGE;
+    /* A bad endpoint is a usage error; an unreachable node makes the answer
+     * incomplete (3); otherwise a node's final error (an overflowed counter) is
+     * the exit code. */
+    int code = CTL_EXIT_OK;
+    for (size_t i = 0; i < n; i++) {
+        int c = r[i].open_rv != 0 ? r[i].open_rv : counter_exit(r[i].a.err);
+        if (c == CTL_EXIT_USAGE || (c == CTL_EXIT_UNAVAILABLE && code != CTL_EXIT_USAGE) ||
+            code == CTL_EXIT_OK) {
+            code = c;
+        }
     }
+    free(r);
     if (answered < n) {
         fprintf(stderr, "batonctl: counter get --all: %zu of %zu nodes answered\n", answered, n);
-        return CTL_EXIT_UNAVAILABLE;
     }
-    return CTL_EXIT_OK;
+    return code;
 }
 
 int ctl_counter_get(struct ctl_ctx *ctx, int argc, char **argv)

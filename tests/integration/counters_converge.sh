@@ -37,6 +37,11 @@ d = json.loads(sys.argv[1])
 assert d["name"] == "hits" and d["spread"] == 0 and d["answered"] == 3, d
 assert sorted(n["node"] for n in d["nodes"]) == [1, 2, 3], d
 assert all(n["value"] == 1000 for n in d["nodes"]), d' "$json" || fail "--all --json: $json"
+# An endpoint that does not answer makes --all incomplete: exit 3, the rest shown.
+expect_rc 3 "$BATONCTL" --endpoints "$EP,127.0.0.1:1" --timeout 500 counter get hits --all
+grep -qx "answered=3 asked=4 min=1000 max=1000 spread=0" "$IT_DIR/last.out" ||
+  fail "--all with a dead endpoint: $(cat "$IT_DIR/last.out")"
+grep -q '^endpoint=127.0.0.1:1 error=' "$IT_DIR/last.out" || fail "the dead endpoint is not listed"
 [ "$(ctl_at 2 counter incr hits)" = value=1001 ] || fail "incr at node 2"
 [ "$(ctl_at 2 counter incr hits 9)" = value=1010 ] || fail "incr 9 at node 2"
 [ "$(ctl_at 2 counter get hits)" = value=1010 ] || fail "get at node 2"
