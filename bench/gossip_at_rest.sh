@@ -12,6 +12,8 @@
 #   gossip_at_rest counters=N bytes_sent_to_spread=B1,B2,B3
 #   gossip_at_rest counters=N node=K bytes=B seconds=S bytes_per_s=R   (one per node)
 #   gossip_at_rest counters=N cluster_bytes_per_s=R
+#   peer_wire counters=0|N bytes_per_s=R  (every byte between peers, from ss(8), before
+#                                         the counters exist and at rest with them)
 #   heal trial=K converged_ms=T          (2 nodes paused until the third suspects them,
 #                                         100 increments on the third, resume, then the
 #                                         time until all three report the exact total)
@@ -47,8 +49,32 @@ until_true() {
   done
 }
 
+# Bytes sent so far on every TCP connection between peers (one end on a peer port,
+# BASE+101..103): Raft and failure-detector heartbeats with whatever gossip they carry.
+peer_wire_bytes() {
+  ss -tinH 2>/dev/null | awk -v lo=$((BATON_PORT_BASE + 101)) -v hi=$((BATON_PORT_BASE + 103)) '
+    /^[A-Z]/ { n = split($4, a, ":"); l = a[n]; n = split($5, b, ":"); r = b[n]
+               peer = (l >= lo && l <= hi) || (r >= lo && r <= hi); next }
+    peer && match($0, /bytes_sent:[0-9]+/) { s += substr($0, RSTART + 11, RLENGTH - 11) }
+    END { print s + 0 }'
+}
+# wire_rate LABEL: peer wire bytes/s over sample_s seconds.
+wire_rate() {
+  local w1 w2 t1 t2
+  w1=$(peer_wire_bytes)
+  t1=$(now_ms)
+  sleep "$sample_s"
+  w2=$(peer_wire_bytes)
+  t2=$(now_ms)
+  awk -v l="$1" -v b=$((w2 - w1)) -v ms=$((t2 - t1)) 'BEGIN {
+    printf "peer_wire %s bytes_per_s=%.1f (all peer traffic: heartbeats, Raft, gossip)\n",
+      l, b * 1000 / ms }'
+}
+
 cluster up 3 >/dev/null
 EP=$(cluster endpoints)
+sleep 2 # past the election's own traffic
+wire_rate "counters=0"
 "$IT_BATON" incr "$EP" c "$counters" "$counters" >/dev/null
 all_known() { for k in 1 2 3; do [ "$(known "$k")" -eq "$counters" ] || return 1; done; }
 t0=$(now_ms)
@@ -81,6 +107,7 @@ for k in 1 2 3; do
 done
 awk -v n="$counters" -v b="$total" -v ms=$((s2 - s1)) 'BEGIN {
   printf "gossip_at_rest counters=%d cluster_bytes_per_s=%.1f\n", n, b * 1000 / ms }'
+wire_rate "counters=$counters"
 
 # Convergence after heal.
 suspects() {
