@@ -334,9 +334,14 @@ static bool check_term(struct raft *r, const struct raft_message *m)
             struct raft_message resp = {.type = RAFT_MSG_APPEND_RESP, .to = m->from,
                                         .reject = true};
             (void)raft_send(r, &resp);
-        } else if (m->type == RAFT_MSG_PREVOTE) {
-            struct raft_message resp = {.type = RAFT_MSG_PREVOTE_RESP, .to = m->from,
-                                        .reject = true};
+        } else if (m->type == RAFT_MSG_PREVOTE || m->type == RAFT_MSG_VOTE) {
+            /* A candidate behind on terms must learn the current one, or with
+             * pre-vote off it can keep campaigning in terms nobody answers. */
+            struct raft_message resp = {
+                .type = m->type == RAFT_MSG_VOTE ? RAFT_MSG_VOTE_RESP : RAFT_MSG_PREVOTE_RESP,
+                .to = m->from,
+                .reject = true,
+            };
             (void)raft_send(r, &resp);
         }
         return false;
