@@ -76,10 +76,15 @@ static int acquire_with_ttl(struct ctl_ctx *ctx, struct lock_args *l, uint64_t t
     l->lease = lease.id;
     rv = baton_async_lease_keep(b.client, &lease, lease_lost_cb, &lost, &keeper);
     if (rv == 0) {
+        /* Until answered, or until the lease is lost: then a grant is worthless. */
         ctl_answer_init(a);
-        rv = ctl_baton_wait(&b, a, start_acquire(b.client, ctl_left_ms(ctx), l, a));
+        rv = start_acquire(b.client, ctl_left_ms(ctx), l, a);
+        while (rv == 0 && !a->done && lost == 0) {
+            uv_run(b.loop, UV_RUN_ONCE);
+        }
+        rv = rv != 0 ? rv : a->err;
     }
-    if (rv == 0 && (lost != 0 || baton_keeper_deadline(keeper) <= baton_now_ms())) {
+    if ((rv == 0 || !a->done) && (lost != 0 || baton_keeper_deadline(keeper) <= baton_now_ms())) {
         /* Granted, but the lease may already be gone: the token protects nothing. */
         rv = BATON_ETIMEDOUT;
         snprintf(a->msg, sizeof(a->msg), "lease %llu was lost while waiting",

@@ -150,16 +150,19 @@ static int acquire(struct exec_run *r)
     ctl_answer_init(&r->acq);
     rv = baton_async_lock_acquire(r->b.client, r->name, r->lease.id, r->wait_ms, 0,
                                   ctl_left_ms(r->ctx), ctl_answer_cb, &r->acq);
-    while (rv == 0 && !r->acq.done && r->interrupted == 0) {
+    /* A lease lost while queued ends the wait: a grant to it would protect
+     * nothing, and with no --wait limit the acquire might never be answered. */
+    while (rv == 0 && !r->acq.done && r->interrupted == 0 && r->lost_why == 0) {
         uv_run(r->b.loop, UV_RUN_ONCE);
     }
     rv = rv != 0 ? rv : r->acq.err;
     if (r->interrupted) {
         return 128 + r->interrupted; /* revoking the lease takes it out of the queue */
     }
-    if (rv == 0 && (r->lost_why != 0 || baton_keeper_deadline(r->keeper) <= baton_now_ms())) {
-        fprintf(stderr, "batonctl: lock exec: granted lock %s, but its lease was lost while "
-                        "waiting; not running the command\n", r->name);
+    if ((rv == 0 || !r->acq.done) &&
+        (r->lost_why != 0 || baton_keeper_deadline(r->keeper) <= baton_now_ms())) {
+        fprintf(stderr, "batonctl: lock exec: the lease was lost while waiting for lock %s; "
+                        "not running the command\n", r->name);
         return CTL_EXIT_UNAVAILABLE;
     }
     if (rv == BATON_ELOCKED) {

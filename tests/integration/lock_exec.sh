@@ -5,7 +5,8 @@
 # ends; its exit status is batonctl's; --wait gives up with 1; SIGTERM to batonctl
 # reaches CMD. When the lease is lost — the whole cluster paused (SIGSTOP) longer
 # than the TTL, so no keepalive can be acknowledged — CMD gets SIGTERM (SIGKILL
-# after --grace if it ignores that), and batonctl exits 3.
+# after --grace if it ignores that), and batonctl exits 3; a lock exec still queued
+# gives up (3) without running its command.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/lib_client.sh
@@ -62,9 +63,9 @@ wait "$pid" || rc=$?
 [ "$(cat "$D/term")" = term ] || fail "CMD did not get SIGTERM"
 lock_free X || fail "X held after the interrupted exec: $(inspect X)"
 
-# 5. Lease lost: two holders (of X and Y) with a 2 s TTL; the whole cluster is paused
-#    until both commands have been told to stop. The one that ignores SIGTERM is
-#    killed after --grace 500.
+# 5. Lease lost: two holders (of X and Y) and one waiter (for X) with a 2 s TTL; the
+#    whole cluster is paused until both commands have been told to stop. The one
+#    that ignores SIGTERM is killed after --grace 500.
 rm -f "$D/ready"
 "$BATONCTL" --endpoints "$EP" lock exec X --ttl 2000 -- sh -c 'trap "echo term >\"$0/lost\"; exit 0" TERM
   touch "$0/ready"; while :; do sleep 0.05; done' "$D" 2>"$D/exec5.err" &
@@ -75,6 +76,13 @@ pid_y=$!
 wait_until 10 test -e "$D/ready"
 wait_until 10 test -s "$D/ready_y"
 cmd_y=$(cat "$D/ready_y")
+# A third exec queues for X with no --wait limit: losing its lease while it waits
+# ends the wait (exit 3) without running its command. (--timeout 1000 bounds its
+# revoke while the cluster is paused.)
+"$BATONCTL" --endpoints "$EP" --timeout 1000 lock exec X --ttl 2000 -- touch "$D/ran5" \
+  2>"$D/exec5w.err" &
+pid_w=$!
+wait_until 10 eval '[ -n "$(kv waiters "$(inspect X)")" ]'
 t0=$(now_ms)
 pause_nodes 1 2 3
 wait_until 10 test -e "$D/lost"
@@ -96,6 +104,11 @@ rc=0
 wait "$pid_y" || rc=$?
 [ "$rc" -eq 3 ] || fail "lock exec Y exited $rc, want 3: $(cat "$D/exec5y.err")"
 grep -q "SIGKILL" "$D/exec5y.err" || fail "Y's CMD was not SIGKILLed: $(cat "$D/exec5y.err")"
+rc=0
+wait "$pid_w" || rc=$?
+[ "$rc" -eq 3 ] || fail "the waiter exited $rc after losing its lease, want 3: $(cat "$D/exec5w.err")"
+grep -q "lost while waiting" "$D/exec5w.err" || fail "waiter: $(cat "$D/exec5w.err")"
+[ ! -e "$D/ran5" ] || fail "the waiter ran its command without a live lease"
 # Both leases end (revoked on the way out, or expired): the locks become free.
 wait_until 15 lock_free X
 wait_until 15 lock_free Y
