@@ -81,12 +81,19 @@ static int reg_exchange(struct lock_ctx *x, const char *line, char *reply, size_
         }
     }
     size_t n = strlen(line);
-    if (send(x->reg_fd, line, n, MSG_NOSIGNAL) != (ssize_t)n) {
+    ssize_t sent;
+    do {
+        sent = send(x->reg_fd, line, n, MSG_NOSIGNAL);
+    } while (sent < 0 && errno == EINTR);
+    if (sent != (ssize_t)n) {
         goto broken;
     }
     size_t got = 0;
     while (got + 1 < len) {
         ssize_t r = recv(x->reg_fd, reply + got, 1, 0);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
         if (r <= 0) {
             goto broken;
         }
@@ -222,6 +229,9 @@ static void hold_checked(struct lock_ctx *x, int hold, uint64_t token, struct ba
         }
         if (pause && seq == 1) {
             pause_self(x, hold, token, d);
+            if (fc_stop) {
+                break; /* resumed only to end the run: the stale write proves nothing */
+            }
         }
         reg_write(x, hold, token, seq, d);
         if (fc_rand(&x->rng) % 3 == 0) {

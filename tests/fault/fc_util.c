@@ -69,6 +69,10 @@ void fc_client_options(struct baton_options *opt, uint64_t timeout_ms)
     opt->attempt_timeout_ms = timeout_ms / 2 > 200 ? timeout_ms / 2 : 200;
     opt->backoff_base_ms = 10;
     opt->backoff_max_ms = 200;
+    /* Lost callbacks fire this much early: on a loaded machine (two cores, five
+     * nodes, sanitizers) a timer can be late by tens of milliseconds, and a late
+     * callback would count as a hold that outlived its lease. */
+    opt->lease_margin_ms = 100;
 }
 
 int fc_hist_open(struct fc_hist *h, const char *path, const char *client)
