@@ -4,6 +4,32 @@
 
 #include "crdt/internal.h"
 
+#ifdef BATON_CRDT_FAULT_GOSSIP_UNDURABLE
+/* Planted bug (tests/sim proves it is caught): deltas carry every change,
+ * durable or not. */
+static uint64_t sendable(const struct crdt_set *s)
+{
+    return s->version;
+}
+
+static uint64_t latest_sendable(const struct crdt_slot_state *st)
+{
+    return st->stamp;
+}
+#else
+/* Changes up to here may leave the node. */
+static uint64_t sendable(const struct crdt_set *s)
+{
+    return s->durable;
+}
+
+/* The stamp of the slot's change that a delta may carry. */
+static uint64_t latest_sendable(const struct crdt_slot_state *st)
+{
+    return st->stable_stamp;
+}
+#endif
+
 void crdt_delta_clear(struct crdt_delta *d)
 {
     free(d->slots);
@@ -18,16 +44,17 @@ int crdt_delta_get(const struct crdt_set *s, uint64_t since, size_t max_slots,
     if (max_slots == 0 || max_bytes < CRDT_DELTA_MIN_BYTES) {
         return BATON_EINVAL;
     }
+    uint64_t durable = sendable(s);
     d->epoch = s->epoch;
     d->since = since;
     d->upto = since;
-    if (since >= s->durable) {
+    if (since >= durable) {
         return 0;
     }
     /* Changes in (since, durable]; of those, a slot's latest durable change is
      * the one to send (the others were superseded, or are not durable yet). */
     size_t start = crdt_log_seek(s, since);
-    size_t end = crdt_log_seek(s, s->durable);
+    size_t end = crdt_log_seek(s, durable);
     size_t cap = end - start < max_slots ? end - start : max_slots;
     if (cap > 0) {
         d->slots = malloc(cap * sizeof(*d->slots));
@@ -39,7 +66,7 @@ int crdt_delta_get(const struct crdt_set *s, uint64_t since, size_t max_slots,
     for (size_t i = start; i < end; i++) {
         const struct crdt_change *e = &s->log[i];
         const struct crdt_slot_state *st = &s->slots[e->slot];
-        if (e->stamp != st->stable_stamp) {
+        if (e->stamp != latest_sendable(st)) {
             continue;
         }
         const struct crdt_counter *c = s->counters[st->counter];
@@ -53,6 +80,6 @@ int crdt_delta_get(const struct crdt_set *s, uint64_t since, size_t max_slots,
                                               .value = e->value};
         bytes += size;
     }
-    d->upto = s->durable;
+    d->upto = durable;
     return 0;
 }

@@ -78,7 +78,13 @@ uint64_t crdt_version(const struct crdt_set *s)
 
 uint64_t crdt_durable(const struct crdt_set *s)
 {
+#ifdef BATON_CRDT_FAULT_ACK_EARLY
+    /* Planted bug (tests/sim proves it is caught): everything in memory is
+     * reported durable, so hosts answer increments a crash can still lose. */
+    return s->version;
+#else
     return s->durable;
+#endif
 }
 
 size_t crdt_count(const struct crdt_set *s)
@@ -362,6 +368,14 @@ static int merge_one(struct crdt_set *s, const struct crdt_slot *in, size_t len,
 {
     size_t ci, si;
     locate(s, in->name, len, in->node, &ci, &si);
+#ifdef BATON_CRDT_FAULT_MERGE_ADDS
+    /* Planted bug (tests/sim proves it is caught): a merge that raises a slot
+     * adds the peer's value to ours, counting increments twice. */
+    if (si != CRDT_NONE && in->value > s->slots[si].value) {
+        return slot_raise(s, ci, si, in->name, len, in->node, s->slots[si].value + in->value,
+                          raised);
+    }
+#endif
     return slot_raise(s, ci, si, in->name, len, in->node, in->value, raised);
 }
 

@@ -4,6 +4,13 @@
 
 #include "lock/clock.h"
 
+#ifdef BATON_LOCK_FAULT_LEASE_HALF_TTL
+/* Planted bug (tests/sim proves it is caught): a lease runs out after half its TTL. */
+#define LEASE_SPAN(ttl) ((ttl) / 2)
+#else
+#define LEASE_SPAN(ttl) (ttl)
+#endif
+
 void lock_clock_init(struct lock_clock *c, uint64_t retry_ms)
 {
     memset(c, 0, sizeof(*c));
@@ -118,7 +125,7 @@ int lock_clock_event(struct lock_clock *c, const struct lock_event *ev, uint64_t
 {
     switch (ev->type) {
     case LOCK_EVENT_LEASE_GRANTED:
-        return add(c, LOCK_CLOCK_LEASE, ev->lease, NULL, 0, ev->ms, now + ev->ms);
+        return add(c, LOCK_CLOCK_LEASE, ev->lease, NULL, 0, ev->ms, now + LEASE_SPAN(ev->ms));
     case LOCK_EVENT_LEASE_ENDED:
         drop(c, find(c, LOCK_CLOCK_LEASE, ev->lease, NULL));
         return 0;
@@ -145,8 +152,8 @@ int lock_clock_keepalive(struct lock_clock *c, uint64_t lease, uint64_t now, uin
         return BATON_EEXPIRED;
     }
     /* Never move a deadline earlier: a new leader's grace period stays. */
-    if (now + it->ttl_ms > it->deadline) {
-        it->deadline = now + it->ttl_ms;
+    if (now + LEASE_SPAN(it->ttl_ms) > it->deadline) {
+        it->deadline = now + LEASE_SPAN(it->ttl_ms);
     }
     *ttl_ms = it->ttl_ms;
     return 0;

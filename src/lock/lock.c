@@ -59,6 +59,18 @@ void lock_do_acquire(struct lock_sm *sm, const struct lock_cmd *c, struct lock_r
         res->token = lk->token;
         return;
     }
+#ifdef BATON_LOCK_FAULT_DOUBLE_GRANT
+    /* Planted bug (tests/sim proves it is caught): a try-lock takes a held lock
+     * from its holder without releasing it. */
+    if (c->wait_ms == 0 && lk->holder != NULL) {
+        lock_link_remove(&lk->holder_link);
+        lk->holder->n_held--;
+        lk->holder = NULL;
+        lock_grant(sm, lk, ls, c->lock_delay_ms);
+        res->token = lk->token;
+        return;
+    }
+#endif
     if (c->wait_ms == 0) {
         res->code = BATON_ELOCKED; /* a try-lock; a queued wait stays as it was */
         res->holder = holder_id(lk);

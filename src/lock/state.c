@@ -91,7 +91,14 @@ void lock_grant(struct lock_sm *sm, struct lock_rec *lk, struct lock_lease *ls,
                 uint64_t lock_delay_ms)
 {
     lk->holder = ls;
+#ifdef BATON_LOCK_FAULT_STALE_TOKEN
+    /* Planted bug (tests/sim proves it is caught): the token is the index that
+     * created the lock's record, so holders handed the lock through its queue
+     * share one token. */
+    lk->token = lk->created;
+#else
     lk->token = sm->index; /* the fencing token: this entry's index */
+#endif
     lk->holder_delay_ms = lock_delay_ms;
     lock_link_append(&ls->held, &lk->holder_link);
     ls->n_held++;
