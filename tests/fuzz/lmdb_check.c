@@ -350,6 +350,13 @@ int lmdb_check(const uint8_t *data, size_t size, char *why, size_t why_len)
     if (w.last_pg >= size / w.psize) {
         return LMDB_CHECK_HEADER;
     }
+    /* Root pages out of range are the store's to refuse (src/store/env.c). */
+    for (int i = 0; i < 2; i++) {
+        uint64_t root = get64(meta + META_DBS + i * DB_BYTES + 40);
+        if (root != P_INVALID && (root < 2 || root > w.last_pg)) {
+            return LMDB_CHECK_HEADER;
+        }
+    }
     w.used = calloc(w.last_pg + 1, 1);
     if (w.used == NULL) {
         return LMDB_CHECK_HEADER;
