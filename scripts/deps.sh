@@ -2,7 +2,7 @@
 # Installs, with apt-get, only the build and test dependencies that are missing.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libuv1-dev libprotobuf-c-dev protobuf-c-compiler
-      liblmdb-dev check python3)
+      liblmdb-dev check python3 clang libclang-rt-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
