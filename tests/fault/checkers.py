@@ -141,7 +141,7 @@ def linearizability(hist, max_steps=2_000_000):
     groups = wgl.partition(ops)
     failed, unknown, steps = [], [], 0
     for key, group in sorted(groups.items(), key=lambda kv: -len(kv[1])):
-        res = wgl.check(group, wgl.LockModel(), max_steps)
+        res = wgl.check(group, wgl.LockModel(group), max_steps)
         steps += res.steps
         if res.ok is None:
             unknown.append((key, len(group)))
@@ -278,11 +278,28 @@ def leaderless_windows(monitor, t0, t1, n=5):
     return max(gaps) if gaps else (0, t0, t1)
 
 
+def write_gaps(hist, t0, t1):
+    """The longest stretch in [t0, t1] in which no lock or lease write (grant, acquire,
+    release, revoke) completed successfully: (ns, from, to). Unlike the leaderless
+    window it also sees a leader that leads in name only (one that cannot hear its
+    followers still claims to lead, and they follow it, until check-quorum)."""
+    done = sorted(op.ret for op in hist.ops if op.status == "ok" and op.ret is not None and
+                  op.f in ("grant", "acquire", "release", "revoke") and t0 <= op.ret <= t1)
+    points = [t0] + done + [t1]
+    gaps = [(b - a, a, b) for a, b in zip(points, points[1:])]
+    return max(gaps) if gaps else (0, t0, t1)
+
+
 def recovery(info):
-    """info: leader_ms, probe_ms, bound_ms, longest (gap, from, to) of the whole run."""
-    longest = info.get("longest")
+    """info: leader_ms, probe_ms, bound_ms, and over the whole fault phase longest
+    (leaderless window) and stalled (longest window without a successful lock write),
+    each (ns, from, to)."""
+    longest, stalled = info.get("longest"), info.get("stalled")
     gap = "longest leaderless window %s (from %s)" % (_ms(longest[0]), _t(longest[1])) \
         if longest else "no leaderless window measured"
+    if stalled:
+        gap += ", longest without a lock write %s (from %s)" % (_ms(stalled[0]),
+                                                               _t(stalled[1]))
     if info.get("probe_ms") is None:
         return Check("recovery", False, "no lock could be acquired within %dms of the last "
                      "heal (%s); %s" % (info["bound_ms"], info.get("probe_err", "?"), gap))

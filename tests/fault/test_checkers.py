@@ -221,6 +221,17 @@ class CountersTest(CheckerTest):
         self.assertFalse(checkers.counters(h, {1: {"ctr-1": 2}, 2: {"ctr-1": 1}}).ok)
 
 
+class WriteGapTest(CheckerTest):
+    def test_longest_gap(self):
+        a = self.client("a")
+        a.op(0, 10, "grant", lease=1, ttl=1500)
+        a.op(10, 20, "acquire", lock="L", lease=1, token=3, wait=0)
+        a.op(20, 900, "release", err="ETIMEDOUT", lock="L", lease=1)
+        a.op(900, 1000, "revoke", lease=1)
+        gap, start, end = checkers.write_gaps(self.load(a), 0, 1100 * MS)
+        self.assertEqual((gap, start, end), (980 * MS, 20 * MS, 1000 * MS))
+
+
 class LeaderTest(unittest.TestCase):
     def test_windows(self):
         s = 1_000_000_000

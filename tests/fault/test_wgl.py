@@ -82,7 +82,8 @@ def op(client, f, call, ret, status="ok", **kw):
 
 def lin(ops):
     ops = wgl.prepare(ops)
-    results = [wgl.check(group, wgl.LockModel()).ok for group in wgl.partition(ops).values()]
+    results = [wgl.check(group, wgl.LockModel(group)).ok
+               for group in wgl.partition(ops).values()]
     return all(results)
 
 

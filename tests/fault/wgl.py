@@ -173,6 +173,16 @@ class LockModel:
     ENOTFOUND or ELOCKED may have released in an earlier attempt, so both are
     allowed; unknown outcomes may or may not have taken effect."""
 
+    def __init__(self, ops=()):
+        # The last operation (by call time) on each lease: once it is linearized the
+        # lease is forgotten, so that states stay small in long histories. Forgetting
+        # that a lease ended can only allow more (a late unknown operation on it), so
+        # it never makes a good history look bad.
+        self.last = {}
+        for op in ops:
+            if op.lease and (op.lease not in self.last or op.call >= self.last[op.lease].call):
+                self.last[op.lease] = op
+
     def init(self):
         return (0, None, 0, frozenset())
 
@@ -192,7 +202,11 @@ class LockModel:
         fn = getattr(self, "_" + op.f, None)
         if fn is None:
             return [s]
-        return fn(s, op)
+        out = fn(s, op)
+        if op.lease and self.last.get(op.lease) is op:
+            out = _uniq([(h, t, m, d - {op.lease}) if op.lease in d else (h, t, m, d)
+                         for h, t, m, d in out])
+        return out
 
     def _grant(self, s, op):
         return [s] if op.lease not in s[3] else []
