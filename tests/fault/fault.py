@@ -345,32 +345,37 @@ class Run:
     async def run_episode(self, ep):
         p, kind = ep.params, ep.kind
         tag = "#%d %s:" % (ep.index, kind)
+        faults = p["faults"] if kind == "combo" else [(kind, p)]
         if kind == "disk" and self.disk is None:
             self.event("%s skipped (%s)" % (tag, self.disk_skip))
             await asyncio.sleep(ep.hold_s)
         elif kind == "disk":
             await self.disk_episode(ep, tag)
-        elif kind in ("kill", "pause"):
-            k, why = self.resolve(p["target"])
-            self.event("%s node %d%s" % (tag, k, why))
-            if kind == "kill":
-                await self.nodes[k].kill()
-            else:
-                self.nodes[k].pause()
-            await asyncio.sleep(ep.hold_s)
         else:
-            self.event("%s %s" % (tag, self.cut(ep)))
+            for sub, sp in faults:
+                await self.apply(sub, sp, tag)
             await asyncio.sleep(ep.hold_s)
-            if kind == "stall":
-                for link in p["links"]:
-                    self.net.links[tuple(link)].close_all()
+            for sub, sp in faults:
+                if sub == "stall":  # reset the stalled links, as a router dropping state
+                    for link in sp["links"]:
+                        self.net.links[tuple(link)].close_all()
         await self.heal()
         self.event("#%d healed" % ep.index)
         await asyncio.sleep(ep.quiet_s)
 
-    def cut(self, ep):
+    async def apply(self, kind, p, tag):
+        if kind in ("kill", "pause"):
+            k, why = self.resolve(p["target"])
+            self.event("%s %s node %d%s" % (tag, kind, k, why))
+            if kind == "kill":
+                await self.nodes[k].kill()
+            else:
+                self.nodes[k].pause()
+        else:
+            self.event("%s %s %s" % (tag, kind, self.cut(kind, p)))
+
+    def cut(self, kind, p):
         """Applies a network fault; returns what it did."""
-        p, kind = ep.params, ep.kind
         if kind == "partition":
             self.net.partition(p["groups"], close=p["close"])
         elif kind == "isolate-leader":
@@ -505,8 +510,11 @@ def check_disk(run):
         return checkers.Check("disk-full", None, "no disk episode in this schedule")
     bad, lines = [], []
     for r in run.disk_results:
-        lines.append("#%d: exit %s after %.0fms, %d increments acknowledged before" %
-                     (r["index"], r.get("rc"), r.get("stop_ms", 0), r["acked"]))
+        why = r.get("why") or [""]
+        reason = why[0].rsplit(": ", 1)[-1].replace("; stopping", "") if why[0] else "-"
+        lines.append("#%d: exit %s after %.0fms saying '%s', %d increments acknowledged "
+                     "before" % (r["index"], r.get("rc"), r.get("stop_ms", 0), reason,
+                                 r["acked"]))
         if r.get("rc") != 1:
             bad.append("#%d: node %d did not stop with exit 1 on a full disk (exit %s within "
                        "%.0fms); burst: %s" % (r["index"], DISK_NODE, r.get("rc"),

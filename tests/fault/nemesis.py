@@ -18,13 +18,18 @@ Kinds:
   stall           random links blackholed (nothing read, delivered after the heal)
   disk            the disk node's tmpfs filled to the last byte (ENOSPC), then freed
                   and the node restarted
+  combo           two of the kinds above (not disk) at once, e.g. a node killed while
+                  the network is split
 Partitions may also reset the cut links' connections (close=True), as a router
 dropping state would.
 """
 import random
 
 KINDS = ["kill", "pause", "partition", "isolate-leader", "bridge", "one-way", "slow", "stall",
-         "disk"]
+         "disk", "combo"]
+# What a combo episode draws two of, applied at once.
+COMBINABLE = ["kill", "pause", "partition", "isolate-leader", "bridge", "one-way", "slow",
+              "stall"]
 
 
 class Episode:
@@ -39,6 +44,10 @@ class Episode:
 
 
 def _fmt(v):
+    if isinstance(v, list) and v and isinstance(v[0], tuple) and isinstance(v[0][1], dict):
+        return "+".join("%s(%s)" % (k, " ".join("%s=%s" % (pk, _fmt(pv))
+                                              for pk, pv in sorted(p.items())))
+                        for k, p in v)
     if isinstance(v, (list, tuple)):
         return "|".join(_fmt(x) for x in v) if v and isinstance(v[0], (list, tuple)) \
             else ",".join(str(x) for x in v)
@@ -75,6 +84,9 @@ def _params(rng, kind, n, disk_node):
         return {"links": links}
     if kind == "disk":
         return {"node": disk_node}
+    if kind == "combo":
+        a, b = rng.sample(COMBINABLE, 2)
+        return {"faults": [(a, _params(rng, a, n, disk_node)), (b, _params(rng, b, n, disk_node))]}
     raise ValueError(kind)
 
 
@@ -89,10 +101,13 @@ def plan(seed, n, short, minutes=0, episodes=0, kinds=None, disk_node=None):
         order = rng.sample(kinds, len(kinds))
         # Short runs also hit the leader with both kill and pause.
         order += [k for k in ("kill", "pause") if k in kinds]
+        first = {}
         for i, kind in enumerate(order, 1):
             p = _params(rng, kind, n, disk_node)
-            if kind in ("kill", "pause") and i > len(kinds):
-                p["target"] = "leader" if p["target"] != "leader" else rng.randint(1, n)
+            if kind in ("kill", "pause"):
+                if kind in first:  # the second one hits what the first did not
+                    p["target"] = "leader" if first[kind] != "leader" else rng.randint(1, n)
+                first[kind] = p["target"]
             out.append(Episode(i, kind, round(rng.uniform(2.0, 4.0), 1),
                                round(rng.uniform(1.5, 2.5), 1), **p))
     else:
