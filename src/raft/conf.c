@@ -140,11 +140,11 @@ static int decode_server(const uint8_t **pp, const uint8_t *end, struct raft_con
 int raft_conf_decode(const void *data, size_t len, struct raft_conf *c)
 {
     const uint8_t *p = data;
-    const uint8_t *end = p + len;
     memset(c, 0, sizeof(*c));
     if (data == NULL || len < 2 || p[0] != CONF_VERSION || p[1] > RAFT_MAX_SERVERS) {
         return BATON_EMALFORMED;
     }
+    const uint8_t *end = p + len; /* not before the check: NULL + 0 is undefined */
     size_t n = p[1];
     p += 2;
     for (size_t i = 0; i < n; i++) {

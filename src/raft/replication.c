@@ -312,13 +312,17 @@ static void reject_append(struct raft *r, const struct raft_message *m)
     (void)raft_send(r, &resp);
 }
 
+/* Terms start at 1: only the empty prefix (index 0) has term 0. */
 static bool entries_well_formed(const struct raft_message *m)
 {
     uint64_t prev_term = m->prev_term;
+    if ((m->prev_index == 0) != (m->prev_term == 0)) {
+        return false;
+    }
     for (size_t i = 0; i < m->n_entries; i++) {
         const struct raft_entry *e = &m->entries[i];
-        if (e->index != m->prev_index + 1 + i || e->term < prev_term || e->term > m->term ||
-            e->type < RAFT_ENTRY_NORMAL || e->type > RAFT_ENTRY_CONF) {
+        if (e->index != m->prev_index + 1 + i || e->term == 0 || e->term < prev_term ||
+            e->term > m->term || e->type < RAFT_ENTRY_NORMAL || e->type > RAFT_ENTRY_CONF) {
             return false;
         }
         prev_term = e->term;
@@ -385,7 +389,9 @@ int raft_handle_append(struct raft *r, const struct raft_message *m)
         trimmed.n_entries = m->n_entries - skip;
         m = &trimmed;
     }
-    if (raft_log_term_at(&r->log, m->prev_index) != m->prev_term) {
+    /* raft_log_term_at() says 0 for an entry we do not hold: never a match. */
+    if (m->prev_index > raft_log_last_index(&r->log) ||
+        raft_log_term_at(&r->log, m->prev_index) != m->prev_term) {
         reject_append(r, m);
         return 0;
     }

@@ -464,10 +464,49 @@ static bool client_frame(struct fuzz_node *f, const Baton__Envelope *env)
     return true;
 }
 
+/* FUZZ_TRACE=1: one line per frame and the node's state after it, to see
+ * what an input does. */
+static void trace(const struct fuzz_node *f, const Baton__Envelope *env)
+{
+    const struct node *n = &f->n;
+    if (env == NULL) {
+        fprintf(stderr, "frame: undecodable\n");
+        return;
+    }
+    fprintf(stderr, "frame: envelope %d", (int)env->body_case);
+    if (env->body_case == BATON__ENVELOPE__BODY_RAFT) {
+        const Baton__RaftMessage *m = env->raft;
+        fprintf(stderr, " raft %s %llu->%llu term %llu prev %llu/%llu commit %llu index %llu",
+                raft_msg_type_name((int)m->type), (unsigned long long)m->from,
+                (unsigned long long)m->to, (unsigned long long)m->term,
+                (unsigned long long)m->prev_index, (unsigned long long)m->prev_term,
+                (unsigned long long)m->commit, (unsigned long long)m->index);
+        for (size_t i = 0; i < m->n_entries; i++) {
+            fprintf(stderr, " [%llu t%llu type %u %zu B]", (unsigned long long)m->entries[i]->index,
+                    (unsigned long long)m->entries[i]->term, m->entries[i]->type,
+                    m->entries[i]->data.len);
+        }
+        if (m->snapshot != NULL) {
+            fprintf(stderr, " snapshot %llu/%llu offset %llu chunk %zu B%s",
+                    (unsigned long long)m->snapshot->index, (unsigned long long)m->snapshot->term,
+                    (unsigned long long)m->offset, m->chunk.len, m->done ? " done" : "");
+        }
+    } else if (env->body_case == BATON__ENVELOPE__BODY_REQUEST) {
+        fprintf(stderr, " request op %d", (int)env->request->op_case);
+    }
+    fprintf(stderr, "\n  node: %s term %llu commit %llu applied %llu last %llu snapshot %llu\n",
+            raft_role_name(raft_role(n->raft)), (unsigned long long)raft_term(n->raft),
+            (unsigned long long)raft_commit(n->raft), (unsigned long long)n->sm.applied,
+            (unsigned long long)raft_last_index(n->raft), (unsigned long long)n->snapshot_index);
+}
+
 static int frame_cb(void *arg, const uint8_t *payload, size_t len)
 {
     struct fuzz_node *f = arg;
     Baton__Envelope *env = baton__envelope__unpack(NULL, len, payload);
+    if (getenv("FUZZ_TRACE") != NULL) {
+        trace(f, env);
+    }
     if (env == NULL) {
         return BATON_EMALFORMED;
     }
