@@ -113,7 +113,8 @@ void sim_check_hard_state(struct sim *s, struct sim_node *n, const struct raft_h
 }
 
 /* State machine safety (Raft §5.4.3): every node applies the same entry at an index
- * and reaches the same state after it. */
+ * and reaches the same state after it: the same running hash, and the same lock
+ * state (compared by the hash of its canonical snapshot bytes). */
 void sim_check_apply(struct sim *s, struct sim_node *n, const struct raft_entry *e,
                      uint64_t entry_hash)
 {
@@ -131,6 +132,7 @@ void sim_check_apply(struct sim *s, struct sim_node *n, const struct raft_entry 
         x->applied_term = e->term;
         x->applied_hash = entry_hash;
         x->state_hash = n->sm.hash;
+        x->lock_hash = n->svc.lock_hash;
         return;
     }
     if (x->applied_term != e->term || x->applied_hash != entry_hash)
@@ -141,17 +143,21 @@ void sim_check_apply(struct sim *s, struct sim_node *n, const struct raft_entry 
     else if (x->state_hash != n->sm.hash)
         sim_fail(s, "state machine safety: n%" PRIu64 "'s state after %" PRIu64
                  " differs from another node's", n->id, e->index);
+    else if (x->lock_hash != n->svc.lock_hash)
+        sim_fail(s, "state machine safety: n%" PRIu64 "'s lock state after %" PRIu64
+                 " differs from another node's", n->id, e->index);
 }
 
 /* Entries that arrive through a snapshot must be the ones everybody applied. */
 void sim_check_install(struct sim *s, struct sim_node *n, const struct raft_snapshot_meta *meta,
-                       const struct sim_sm *sm)
+                       const struct sim_sm *sm, uint64_t lock_hash)
 {
     const struct sim_index *x = sim_history_peek(&s->h, meta->index);
     if (!x || !x->applied)
         sim_fail(s, "n%" PRIu64 " installs a snapshot at %" PRIu64 "/%" PRIu64
                  " but no node ever applied that index", n->id, meta->index, meta->term);
-    else if (x->applied_term != meta->term || x->state_hash != sm->hash)
+    else if (x->applied_term != meta->term || x->state_hash != sm->hash ||
+             x->lock_hash != lock_hash)
         sim_fail(s, "state machine safety: n%" PRIu64 " installs a snapshot at %" PRIu64
                  "/%" PRIu64 " whose state differs from the state applied there (%" PRIu64
                  "/%" PRIu64 ")", n->id, meta->index, meta->term, meta->index, x->applied_term);

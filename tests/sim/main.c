@@ -12,17 +12,20 @@ struct sim_cli {
     unsigned nodes;
     bool verbose;
     bool expect_failure;
+    int plant;
     const char *prog;
 };
 
 static void usage(const char *prog)
 {
     fprintf(stderr,
-            "usage: %s --seeds N [--first S] [--nodes 3|5] [--expect-failure]\n"
-            "       %s --seed S [--nodes 3|5] [--verbose]\n"
+            "usage: %s --seeds N [--first S] [--nodes 3|5] [--expect-failure] [--plant BUG]\n"
+            "       %s --seed S [--nodes 3|5] [--verbose] [--plant BUG]\n"
             "Runs seeds S..S+N-1 of the deterministic cluster simulation. --verbose traces\n"
             "every event; --expect-failure exits 0 at the first failing seed and 1 if\n"
-            "all pass (proves a planted bug is caught).\n",
+            "all pass (proves a planted bug is caught). --plant keepalive-any-leader\n"
+            "breaks the simulated node: its leader accepts keepalives without checking\n"
+            "that its leadership is current.\n",
             prog, prog);
 }
 
@@ -64,6 +67,9 @@ static int parse(int argc, char **argv, struct sim_cli *cli)
             if (!strcmp(a, "--seed"))
                 cli->count = 1;
             i++;
+        } else if (!strcmp(a, "--plant") && next && !strcmp(next, "keepalive-any-leader")) {
+            cli->plant = SIM_PLANT_KEEPALIVE_ANY_LEADER;
+            i++;
         } else if (!strcmp(a, "--nodes") && parse_u64(next, &v) && (v == 3 || v == 5)) {
             cli->nodes = (unsigned)v;
             i++;
@@ -85,14 +91,14 @@ int main(int argc, char **argv)
     uint64_t passed = 0, failed = 0;
     char reason[SIM_REASON_MAX];
     for (uint64_t seed = cli.first; seed < cli.first + cli.count; seed++) {
-        if (sim_run(seed, cli.nodes, cli.verbose, reason, sizeof(reason)) == 0) {
+        if (sim_run(seed, cli.nodes, cli.verbose, cli.plant, reason, sizeof(reason)) == 0) {
             passed++;
             continue;
         }
         failed++;
         printf("seed %" PRIu64 " (%u nodes) FAILED: %s\n", seed, cli.nodes, reason);
-        printf("  replay: %s --seed %" PRIu64 " --nodes %u --verbose\n", cli.prog, seed,
-               cli.nodes);
+        printf("  replay: %s --seed %" PRIu64 " --nodes %u%s --verbose\n", cli.prog, seed,
+               cli.nodes, cli.plant ? " --plant keepalive-any-leader" : "");
         fflush(stdout);
         if (cli.expect_failure)
             break;

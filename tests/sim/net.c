@@ -1,4 +1,5 @@
-/* The simulated network: per-link delay, loss, duplication and (one-way) partitions. */
+/* The simulated network: per-link delay, loss, duplication and (one-way) partitions
+ * between nodes; delay and loss between clients and nodes. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,67 @@ void sim_net_send(struct sim *s, const struct raft_message *m)
         uint64_t delay = sim_rng_range(&s->rng, s->p.delay_min, s->p.delay_max);
         sim_schedule(s, s->now + delay, SIM_EV_DELIVER, m->to, 0, copy);
     }
+}
+
+int sim_net_copies(struct sim *s, uint64_t from, uint64_t to)
+{
+    struct sim_link *l = link_of(s, from, to);
+    if (!l || sim_rng_pm(&s->rng, l->drop_pm))
+        return 0;
+    return sim_rng_pm(&s->rng, l->dup_pm) ? 2 : 1;
+}
+
+bool sim_net_is_cut(struct sim *s, uint64_t from, uint64_t to)
+{
+    struct sim_link *l = link_of(s, from, to);
+    return !l || l->cut;
+}
+
+/* Clients sit outside the partitions: their messages are only delayed like any
+ * other, and lost now and then while the fault phase lasts. A request that finds
+ * its node down is lost too. */
+static void client_post(struct sim *s, const struct sim_req *r, int type, uint64_t to)
+{
+    if (!s->healed && sim_rng_pm(&s->rng, s->p.client_drop_pm)) {
+        bool counter = r->op == SIM_OP_INCR || r->op == SIM_OP_GET;
+        sim_trace(s, "lose a %s %s (op %d, client %u)", counter ? "counter" : "lock",
+                  type == SIM_EV_REQUEST ? "request" : "answer", r->op, counter ? 0 : r->client);
+        sim_counters_lost(s, r);
+        return;
+    }
+    struct sim_req *copy = malloc(sizeof(*copy));
+    if (!copy) {
+        sim_fail(s, "out of memory copying a client message");
+        return;
+    }
+    *copy = *r;
+    uint64_t delay = sim_rng_range(&s->rng, s->p.delay_min, s->p.delay_max);
+    struct sim_event ev = {.at = s->now + delay, .type = type, .node = to, .payload = copy};
+    if (sim_queue_push(&s->q, ev) != 0) {
+        free(copy);
+        sim_fail(s, "out of memory scheduling an event");
+    }
+}
+
+void sim_net_request(struct sim *s, const struct sim_req *r)
+{
+    client_post(s, r, SIM_EV_REQUEST, r->node);
+}
+
+void sim_net_answer(struct sim *s, const struct sim_req *r)
+{
+    client_post(s, r, SIM_EV_ANSWER, r->client);
+}
+
+void sim_net_on_request(struct sim *s, const struct sim_event *ev)
+{
+    struct sim_req *r = ev->payload;
+    struct sim_node *n = sim_node_get(s, r->node);
+    if (!n || n->state != SIM_NODE_UP) {
+        sim_counters_lost(s, r);
+        return;
+    }
+    sim_service_request(s, n, r);
 }
 
 /* Partitions are checked on arrival, so a cut also catches messages in flight. */

@@ -12,14 +12,19 @@ static void schedule_tick(struct sim *s, struct sim_node *n)
     sim_schedule(s, at, SIM_EV_TICK, n->id, n->incarnation, NULL);
 }
 
-/* The state machine comes back from the durable snapshot; the core replays the
- * committed entries after it once it learns the commit index again. */
+/* The state machine comes back from the durable snapshot, the G-Counters from their
+ * stored records; the core replays the committed entries after the snapshot once it
+ * learns the commit index again. */
 static void restore_sm(struct sim *s, struct sim_node *n)
 {
     memset(&n->sm, 0, sizeof(n->sm));
-    if (!n->d.has_snap)
+    if (sim_service_start(s, n) != 0 || !n->d.has_snap)
         return;
-    if (sim_sm_decode(n->d.snap.data.base, n->d.snap.data.len, &n->sm) != 0)
+    const void *lock_data = NULL;
+    size_t lock_len = 0;
+    if (sim_sm_decode(n->d.snap.data.base, n->d.snap.data.len, &n->sm, &lock_data,
+                      &lock_len) != 0 ||
+        sim_service_restore(s, n, lock_data, lock_len, n->d.snap.meta.index) != 0)
         sim_fail(s, "n%" PRIu64 ": durable snapshot does not decode", n->id);
 }
 
@@ -72,7 +77,10 @@ static void drop_unsynced(struct sim_node *n)
     while (n->head) {
         struct sim_batch *b = n->head;
         n->head = b->next;
-        raft_ready_free(&b->rd);
+        if (b->crdt)
+            crdt_sync_clear(&b->sync);
+        else
+            raft_ready_free(&b->rd);
         free(b);
     }
     n->tail = NULL;
@@ -87,6 +95,7 @@ void sim_node_crash(struct sim *s, struct sim_node *n)
     raft_free(n->r);
     n->r = NULL;
     drop_unsynced(n);
+    sim_service_stop(s, n);
     n->state = SIM_NODE_DOWN;
     n->incarnation++;
 }
@@ -98,12 +107,13 @@ void sim_node_retire(struct sim *s, struct sim_node *n, const char *why)
     n->state = SIM_NODE_RETIRED;
 }
 
-void sim_node_free(struct sim_node *n)
+void sim_node_free(struct sim *s, struct sim_node *n)
 {
     if (n->r)
         raft_free(n->r);
     n->r = NULL;
     drop_unsynced(n);
+    sim_service_stop(s, n);
     sim_durable_free(&n->d);
 }
 
@@ -153,7 +163,9 @@ static void persist(struct sim *s, struct sim_node *n, const struct raft_ready *
 static void install_snapshot(struct sim *s, struct sim_node *n, const struct raft_snapshot *snap)
 {
     struct sim_sm sm;
-    if (sim_sm_decode(snap->data.base, snap->data.len, &sm) != 0 ||
+    const void *lock_data = NULL;
+    size_t lock_len = 0;
+    if (sim_sm_decode(snap->data.base, snap->data.len, &sm, &lock_data, &lock_len) != 0 ||
         sm.applied != snap->meta.index) {
         sim_fail(s, "n%" PRIu64 ": installed snapshot %" PRIu64 "/%" PRIu64 " carries data that"
                  " does not decode to the state at that index (%zu bytes)", n->id,
@@ -165,7 +177,13 @@ static void install_snapshot(struct sim *s, struct sim_node *n, const struct raf
                  " from %" PRIu64, n->id, sm.applied, n->sm.applied);
         return;
     }
-    sim_check_install(s, n, &snap->meta, &sm);
+    if (sim_service_restore(s, n, lock_data, lock_len, snap->meta.index) != 0) {
+        sim_fail(s, "n%" PRIu64 ": installed snapshot %" PRIu64 "/%" PRIu64 " carries a lock"
+                 " state that lock_sm_restore refuses", n->id, snap->meta.index,
+                 snap->meta.term);
+        return;
+    }
+    sim_check_install(s, n, &snap->meta, &sm, n->svc.lock_hash);
     sim_trace(s, "n%" PRIu64 " installs snapshot %" PRIu64 "/%" PRIu64, n->id,
               snap->meta.index, snap->meta.term);
     n->sm = sm;
@@ -180,8 +198,12 @@ static void apply(struct sim *s, struct sim_node *n, const struct raft_entry *e)
         return;
     }
     uint64_t h = sim_entry_hash(e);
+    const struct sim_index *x = sim_history_peek(&s->h, e->index);
+    bool first = !x || !x->applied;
     sim_sm_apply(&n->sm, e, h);
-    sim_check_apply(s, n, e, h);
+    sim_service_apply(s, n, e, first);
+    if (!s->failed)
+        sim_check_apply(s, n, e, h);
     sim_workload_applied(s, n, e);
 }
 
@@ -212,6 +234,12 @@ static void trace_batch(struct sim *s, struct sim_node *n, const struct raft_rea
 /* Step 3 and 4 of the contract, once the batch is durable. */
 static void complete_batch(struct sim *s, struct sim_node *n, struct sim_batch *b)
 {
+    if (b->crdt) {
+        sim_gossip_synced(s, n, b);
+        crdt_sync_clear(&b->sync);
+        free(b);
+        return;
+    }
     struct raft_ready *rd = &b->rd;
     if (s->verbose && (needs_disk(rd) || rd->n_committed || rd->n_reads))
         trace_batch(s, n, rd);
@@ -230,7 +258,8 @@ static void complete_batch(struct sim *s, struct sim_node *n, struct sim_batch *
     free(b);
 }
 
-static void enqueue(struct sim *s, struct sim_node *n, struct sim_batch *b)
+/* Writes complete in the order they were handed to the disk, whatever they carry. */
+void sim_node_enqueue(struct sim *s, struct sim_node *n, struct sim_batch *b)
 {
     uint64_t at = s->now + sim_rng_range(&s->rng, 0, s->p.sync_max);
     b->sync_at = at > n->last_sync_at ? at : n->last_sync_at; /* syncs finish in order */
@@ -247,6 +276,9 @@ static void enqueue(struct sim *s, struct sim_node *n, struct sim_batch *b)
  * batch, completes at once: syncing nothing takes no time. */
 void sim_node_process(struct sim *s, struct sim_node *n)
 {
+    /* As src/node/node.c's pump, after the call that changed the core and before
+     * anything of the next batch applies: the service notices a new role. */
+    sim_service_role(s, n);
     while (!s->failed && n->state == SIM_NODE_UP && raft_has_ready(n->r)) {
         struct sim_batch *b = calloc(1, sizeof(*b));
         if (!b) {
@@ -264,8 +296,10 @@ void sim_node_process(struct sim *s, struct sim_node *n)
         if (!n->head && !needs_disk(&b->rd))
             complete_batch(s, n, b);
         else
-            enqueue(s, n, b);
+            sim_node_enqueue(s, n, b);
     }
+    sim_service_role(s, n);
+    sim_gossip_flush(s, n);
 }
 
 /* Compaction as a real host does it: snapshot stored durably first, then the log
@@ -289,8 +323,12 @@ static void maybe_compact(struct sim *s, struct sim_node *n)
     sim_check_compact(s, n, &meta);
     struct raft_buf data;
     uint64_t trailing = sim_rng_range(&s->rng, 0, s->p.trailing_max);
-    if (s->failed || sim_sm_encode(&n->sm, &data) != 0)
+    if (s->failed)
         return;
+    if (sim_sm_encode(&n->sm, n->svc.locks, &data) != 0) {
+        sim_fail(s, "out of memory encoding a snapshot");
+        return;
+    }
     rc = sim_durable_compact(&n->d, &meta, &data, trailing);
     if (rc == 0)
         rc = raft_compact(n->r, &meta, data.base, data.len, trailing);
@@ -336,6 +374,9 @@ void sim_node_on_tick(struct sim *s, const struct sim_event *ev)
     raft_tick(n->r, s->now);
     if (s->verbose && raft_has_ready(n->r))
         sim_trace(s, "tick n%" PRIu64, n->id);
+    sim_service_role(s, n);
+    sim_service_tick(s, n);
+    sim_gossip_tick(s, n);
     sim_node_process(s, n);
     schedule_tick(s, n);
 }

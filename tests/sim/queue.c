@@ -64,6 +64,7 @@ void sim_queue_free(struct sim_queue *q)
             raft_message_clear(q->v[i].msg);
             free(q->v[i].msg);
         }
+        free(q->v[i].payload);
     }
     free(q->v);
     q->v = NULL;

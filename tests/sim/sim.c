@@ -123,6 +123,11 @@ static void pick_params(struct sim *s)
     p->max_slots = s->n_initial + 2;
     p->min_voters = s->n_initial == 3 ? 2 : 3;
     sim_nemesis_pick_weights(s);
+    p->client_drop_pm = (unsigned)sim_rng_range(g, 0, 100);
+    p->counter_gap_max = (unsigned)sim_rng_range(g, 20, 400);
+    p->counter_read_pm = (unsigned)sim_rng_range(g, 0, 300);
+    p->gossip_ms = p->raft.heartbeat_ms * (unsigned)sim_rng_range(g, 1, 3);
+    s->ct.n_names = (unsigned)sim_rng_range(g, 1, SIM_COUNTER_NAMES);
 }
 
 static void trace_params(struct sim *s)
@@ -135,6 +140,9 @@ static void trace_params(struct sim *s)
               p->raft.max_inflight, p->raft.max_batch_entries, p->raft.max_batch_bytes,
               p->raft.snapshot_chunk_bytes, p->raft.pre_vote, p->raft.check_quorum,
               p->delay_min, p->delay_max, p->sync_max, p->compact_every, p->fault_ms);
+    sim_trace(s, "%u lock clients on %u locks (TTL %" PRIu64 "..), %u counters, client"
+              " messages lost %u/1000", s->lk.n_clients, s->lk.n_names, s->lk.c[0].ttl_ms,
+              s->ct.n_names, p->client_drop_pm);
 }
 
 /* Every initial member's durable log starts with the same bootstrap entry. */
@@ -192,6 +200,26 @@ static void dispatch(struct sim *s, const struct sim_event *ev)
     case SIM_EV_RETIRE:
         sim_membership_on_retire(s, ev);
         break;
+    case SIM_EV_REQUEST:
+        sim_net_on_request(s, ev);
+        break;
+    case SIM_EV_ANSWER: {
+        const struct sim_req *r = ev->payload;
+        if (r->op == SIM_OP_INCR || r->op == SIM_OP_GET)
+            sim_counters_on_answer(s, r);
+        else
+            sim_lockclient_on_answer(s, r);
+        break;
+    }
+    case SIM_EV_CLIENT:
+        sim_lockclient_on_timer(s, ev);
+        break;
+    case SIM_EV_COUNTER:
+        sim_counters_on_event(s);
+        break;
+    case SIM_EV_GOSSIP:
+        sim_gossip_deliver(s, ev);
+        break;
     default:
         sim_workload_on_deadline(s);
         break;
@@ -209,6 +237,7 @@ static void loop(struct sim *s)
             raft_message_clear(ev.msg);
             free(ev.msg);
         }
+        free(ev.payload);
         if (!s->failed)
             sim_check_observe(s);
         if (!s->failed)
@@ -225,14 +254,16 @@ static void loop(struct sim *s)
 static void teardown(struct sim *s)
 {
     for (uint64_t id = 1; id < SIM_MAX_IDS; id++)
-        sim_node_free(&s->nodes[id]);
+        sim_node_free(s, &s->nodes[id]);
     sim_queue_free(&s->q);
     sim_history_free(&s->h);
     sim_workload_free(&s->w);
+    sim_lockcheck_free(&s->lk);
 }
 
 /* Returns 0 if the run passed, 1 if it failed (reason filled in). */
-int sim_run(uint64_t seed, unsigned nodes, bool verbose, char *reason, size_t reason_len)
+int sim_run(uint64_t seed, unsigned nodes, bool verbose, int plant, char *reason,
+            size_t reason_len)
 {
     struct sim *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -242,11 +273,14 @@ int sim_run(uint64_t seed, unsigned nodes, bool verbose, char *reason, size_t re
     s->seed = seed;
     s->n_initial = nodes;
     s->verbose = verbose;
+    s->plant = plant;
     sim_rng_seed(&s->rng, sim_mix(seed) ^ nodes);
     pick_params(s);
-    trace_params(s);
     setup_cluster(s);
+    sim_lockclient_setup(s);
+    trace_params(s);
     sim_schedule(s, sim_rng_range(&s->rng, 1, 100), SIM_EV_WORKLOAD, 0, 0, NULL);
+    sim_schedule(s, sim_rng_range(&s->rng, 1, 100), SIM_EV_COUNTER, 0, 0, NULL);
     sim_schedule(s, sim_rng_range(&s->rng, 100, 1000), SIM_EV_NEMESIS, 0, 0, NULL);
     sim_schedule(s, s->p.fault_ms, SIM_EV_HEAL, 0, 0, NULL);
     loop(s);
@@ -254,6 +288,11 @@ int sim_run(uint64_t seed, unsigned nodes, bool verbose, char *reason, size_t re
               PRIu64 " membership changes, %" PRIu64 " transfers, commit %" PRIu64,
               s->failed ? "FAILED" : "passed", s->now, s->w.proposed, s->w.reads_ok,
               s->w.changes, s->w.transfers, s->h.max_commit);
+    sim_trace(s, "locks: %zu leases, %" PRIu64 " grants, %" PRIu64 " holds, %" PRIu64
+              " keepalives, %" PRIu64 " expiries, %" PRIu64 " revokes, %" PRIu64 " lapses;"
+              " counters: %" PRIu64 " increments, %" PRIu64 " reads, %" PRIu64 " gossip messages",
+              s->lk.n_leases, s->lk.grants, s->lk.holds, s->lk.keepalives, s->lk.expiries,
+              s->lk.revokes, s->lk.lapses, s->ct.increments, s->ct.reads, s->ct.gossips);
     int failed = s->failed;
     snprintf(reason, reason_len, "%s", s->failed ? s->reason : "");
     teardown(s);

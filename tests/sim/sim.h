@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crdt/crdt.h"
+#include "lock/clock.h"
+#include "lock/lock.h"
 #include "raft/raft.h"
 #include "rng.h"
 
@@ -31,16 +34,24 @@ enum sim_ev_type {
     SIM_EV_DEADLINE,    /* liveness phase: too late */
     SIM_EV_STRIKE,      /* the nemesis hits a freshly elected leader */
     SIM_EV_RETIRE,      /* a node no longer in the cluster is shut down */
+    SIM_EV_REQUEST,     /* a client's request reaches node (payload: sim_req) */
+    SIM_EV_ANSWER,      /* a node's answer reaches its client (payload: sim_req) */
+    SIM_EV_CLIENT,      /* a lock client's timer: node = client, sub = which timer */
+    SIM_EV_COUNTER,     /* the counter clients increment or read somewhere */
+    SIM_EV_GOSSIP,      /* G-Counter gossip reaches node (payload: sim_gossip) */
 };
 
 struct sim_event {
     uint64_t at;  /* virtual ms */
     uint64_t seq; /* insertion order: breaks ties deterministically */
     int type;     /* enum sim_ev_type */
+    int sub;      /* CLIENT: which timer */
     uint64_t node;
-    uint32_t incarnation; /* SYNC/TICK/STRIKE: ignored if the node restarted since */
+    uint32_t incarnation; /* SYNC/TICK/STRIKE: ignored if the node restarted since;
+                             CLIENT: ignored if the timer was set again since */
     uint64_t term;        /* STRIKE: only while node still leads this term */
     struct raft_message *msg; /* DELIVER: owned by the event */
+    void *payload;            /* REQUEST, ANSWER, GOSSIP: malloc'd, owned by the event */
 };
 
 /* A binary min-heap on (at, seq). */
@@ -65,12 +76,17 @@ struct sim_log {
     size_t n, cap;
 };
 
+/* Lock names L0..L2 and counter names c0..c2; a run uses some of them. */
+#define SIM_LOCK_NAMES 3
+#define SIM_COUNTER_NAMES 3
+
 /* What survives a crash: exactly what completed a sync. */
 struct sim_durable {
     struct raft_hard_state hs;
     bool has_snap;
     struct raft_snapshot snap;
     struct sim_log log;
+    struct raft_buf crdt[SIM_COUNTER_NAMES]; /* each counter's stored record, or empty */
 };
 
 /* The replicated state machine: a running hash of everything applied. */
@@ -80,11 +96,80 @@ struct sim_sm {
     uint64_t hash;    /* over every applied (index, term, payload) */
 };
 
-/* A ready batch handed out by the core and not yet synced. */
+/* A write handed to the disk and not yet synced: a ready batch from the core, or
+ * (crdt set) the G-Counter records of one crdt_sync_get(). */
 struct sim_batch {
     struct raft_ready rd;
+    bool crdt;
+    struct crdt_sync sync;
     uint64_t sync_at;
     struct sim_batch *next;
+};
+
+/* ------------------------------------------------------------------ clients */
+
+enum sim_op {
+    SIM_OP_GRANT = 1,
+    SIM_OP_KEEPALIVE,
+    SIM_OP_REVOKE,
+    SIM_OP_ACQUIRE,
+    SIM_OP_RELEASE,
+    SIM_OP_INCR,
+    SIM_OP_GET,
+};
+
+/* A client's request and, filled in by the node, its answer. Lock requests
+ * come from lock client `client`; counter requests from the counter clients. */
+struct sim_req {
+    int op; /* enum sim_op */
+    uint32_t client;
+    uint64_t id;      /* unique per client */
+    uint64_t sent_at; /* when the client sent it */
+    uint64_t node;    /* where it went */
+    uint64_t lease, ttl_ms, wait_ms, lock_delay_ms, n;
+    int name; /* lock or counter name index */
+    /* the answer */
+    int code;        /* 0 or a negative BATON_E* */
+    uint64_t leader; /* ENOTLEADER: the node's idea of the leader */
+    uint64_t token;  /* ACQUIRE */
+    uint64_t value;  /* GET */
+};
+
+/* A request a node holds until its entry applies, its lock is granted, or its
+ * counter change is durable. Lost when the node crashes. */
+struct sim_pending {
+    struct sim_req req;
+    uint64_t index, term; /* proposal: the entry */
+    uint64_t version;     /* counter: the durable mark to wait for */
+    struct sim_pending *next;
+};
+
+struct sim_plist {
+    struct sim_pending *head, *tail;
+};
+
+/* The node's lock service, as src/node/service*.c runs it, and its G-Counter host,
+ * as src/node/counters.c does. All of it is memory: a crash loses it. */
+struct sim_service {
+    struct lock_sm *locks;
+    struct lock_events ev;
+    struct lock_result res;
+    bool has_result; /* the last apply ran a lock command */
+    struct lock_clock clock;
+    bool clocks_running; /* leader, and caught up with its predecessors' state */
+    uint64_t lead_index; /* the no-op that started our term as leader */
+    int role;            /* the role the service last saw */
+    struct sim_plist proposals, waits, counter_waits;
+    uint64_t lock_hash; /* of the lock state's snapshot bytes */
+    /* The holder and token of each lock as the applied events tell (check (a)). */
+    uint64_t holder[SIM_LOCK_NAMES], token[SIM_LOCK_NAMES], last_token[SIM_LOCK_NAMES];
+    struct crdt_set *crdt;
+    struct crdt_peer peers[SIM_MAX_IDS];
+    uint64_t acked_epoch[SIM_MAX_IDS], acked_have[SIM_MAX_IDS]; /* last ack sent */
+    bool ack_due[SIM_MAX_IDS]; /* a delta came in since */
+    bool crdt_dirty;
+    uint64_t gossip_at; /* when it last gossiped */
+    uint64_t rounds;
 };
 
 struct sim_node {
@@ -94,6 +179,7 @@ struct sim_node {
     struct raft *r; /* NULL unless UP */
     struct sim_durable d;
     struct sim_sm sm;
+    struct sim_service svc;
     struct sim_batch *head, *tail; /* unsynced, oldest first */
     uint64_t last_sync_at;
     /* The configuration entry that made it a member (1/1 for initial members). */
@@ -133,6 +219,7 @@ struct sim_index {
     uint64_t committed_obs;  /* lowest term of a node that observed it committed */
     bool applied;
     uint64_t applied_term, applied_hash, state_hash;
+    uint64_t lock_hash; /* the lock state after it */
 };
 
 /* A configuration entry seen in some log. */
@@ -170,6 +257,93 @@ struct sim_workload {
     uint64_t proposed, reads_ok, changes, transfers;
 };
 
+/* ------------------------------------------------------------------ lock clients */
+
+#define SIM_LOCK_CLIENTS_MAX 4
+
+enum sim_lc_state {
+    SIM_LC_IDLE = 0,  /* no lease: grants one after a pause */
+    SIM_LC_GRANTING,  /* LEASE_GRANT in flight */
+    SIM_LC_READY,     /* has a lease, picks the next operation */
+    SIM_LC_ACQUIRING, /* LOCK_ACQUIRE in flight (maybe queued) */
+    SIM_LC_HOLDING,   /* holds name until its hold ends */
+    SIM_LC_RELEASING, /* LOCK_RELEASE in flight */
+    SIM_LC_REVOKING,  /* LEASE_REVOKE in flight */
+    SIM_LC_LAPSING,   /* stopped keepalives on purpose: waits for the lease to go */
+};
+
+enum sim_lc_timer {
+    SIM_LC_ACT,       /* the next step of the operation, or its timeout */
+    SIM_LC_KEEPALIVE, /* the next keepalive, or a retry */
+    SIM_LC_LOST,      /* lost_at: the client counts the lease lost */
+    SIM_LC_TIMERS,
+};
+
+/* A lock client, as libbaton's keeper behaves: it keeps its lease alive at TTL/3
+ * through whichever node it believes leads and counts the lease lost at the send
+ * time of its last acknowledged keepalive + TTL. It believes it holds name from
+ * the token's arrival until it sends the release or revoke, or the lease is lost. */
+struct sim_lock_client {
+    int state; /* enum sim_lc_state */
+    uint64_t guess; /* the node it believes leads */
+    uint64_t ttl_ms;
+    uint64_t lease; /* 0: none */
+    uint64_t lost_at;
+    unsigned ops_left; /* operations before it ends the lease */
+    int name;
+    bool holding;
+    uint64_t token;
+    uint64_t next_id;
+    struct sim_req op; /* the operation in flight (op.id 0: none) */
+    unsigned tries;
+    bool resend; /* the ACT timer resends op instead of timing it out */
+    uint64_t ka_id; /* the keepalive in flight; 0: none */
+    uint32_t gen[SIM_LC_TIMERS]; /* a timer event for an older gen is stale */
+};
+
+/* The latest keepalive for a lease that the leader of one term accepted. */
+struct sim_ka {
+    uint64_t term, at;
+};
+
+/* What the checker knows of one lease (check (c)). */
+struct sim_lease_rec {
+    uint64_t id, ttl_ms;
+    uint64_t applied_at; /* its grant, first applied anywhere */
+    uint64_t ka_at;      /* the latest keepalive any leader accepted; 0 = none */
+    struct sim_ka *kas;  /* ... and per term, ascending terms */
+    size_t n_kas;
+    uint64_t lost_at;    /* when its client counts it lost; 0 = no client knows it */
+    uint64_t expired_at; /* its expiry, first applied anywhere; 0 = not expired */
+};
+
+struct sim_locks {
+    unsigned n_clients, n_names;
+    struct sim_lock_client c[SIM_LOCK_CLIENTS_MAX];
+    struct sim_lease_rec *leases; /* ascending ids */
+    size_t n_leases, cap_leases;
+    uint64_t grant_token[SIM_LOCK_NAMES]; /* the latest grant in apply order (check (b)) */
+    uint64_t hold_token[SIM_LOCK_NAMES];  /* the latest hold a client believed in */
+    uint64_t hold_lease[SIM_LOCK_NAMES];
+    uint64_t grants, holds, expiries, keepalives, revokes, lapses;
+};
+
+/* ------------------------------------------------------------------ counters */
+
+/* The G-Counter bookkeeping of the checker, by node id and counter name. */
+struct sim_counters {
+    unsigned n_names;
+    uint64_t attempted[SIM_MAX_IDS][SIM_COUNTER_NAMES]; /* sent to that node */
+    uint64_t answered[SIM_MAX_IDS][SIM_COUNTER_NAMES];  /* durable there and answered */
+    uint64_t acked[SIM_MAX_IDS][SIM_COUNTER_NAMES];     /* answers that reached a client */
+    uint64_t reported[SIM_MAX_IDS][SIM_COUNTER_NAMES];  /* highest value the node reported */
+    uint64_t stored[SIM_MAX_IDS][SIM_COUNTER_NAMES];    /* value of its stored record */
+    uint64_t stored_own[SIM_MAX_IDS][SIM_COUNTER_NAMES]; /* its own slot in that record */
+    size_t inflight; /* increments whose fate the checker does not know yet */
+    bool converged;
+    uint64_t increments, reads, gossips;
+};
+
 /* ------------------------------------------------------------------ the run */
 
 enum sim_nemesis_action {
@@ -205,6 +379,17 @@ struct sim_params {
     unsigned strike_pm;            /* chance a new leader is hit soon after election */
     unsigned linger_max;           /* a removed node runs on for 0..linger_max ms */
     unsigned learner_pm;           /* share of additions that stay learners */
+    unsigned client_drop_pm;       /* client messages lost during the fault phase */
+    unsigned counter_gap_max;      /* ms between counter requests */
+    unsigned counter_read_pm;      /* share of counter requests that are reads */
+    unsigned gossip_ms;            /* G-Counter gossip period */
+};
+
+/* Planted bugs in the simulation's own host code (--plant), next to those
+ * compiled into the core's fault libraries. */
+enum sim_plant {
+    SIM_PLANT_NONE = 0,
+    SIM_PLANT_KEEPALIVE_ANY_LEADER, /* keepalives accepted without raft_leader_lease_valid */
 };
 
 struct sim {
@@ -220,6 +405,9 @@ struct sim {
     uint64_t next_id;
     struct sim_history h;
     struct sim_workload w;
+    struct sim_locks lk;
+    struct sim_counters ct;
+    int plant; /* enum sim_plant */
     bool healed; /* the fault phase is over */
     uint64_t healed_at;
     uint64_t watched_term;   /* newest leader term the nemesis has considered */
@@ -231,7 +419,8 @@ struct sim {
 };
 
 /* sim.c: the run and its event loop. */
-int sim_run(uint64_t seed, unsigned nodes, bool verbose, char *reason, size_t reason_len);
+int sim_run(uint64_t seed, unsigned nodes, bool verbose, int plant, char *reason,
+            size_t reason_len);
 void sim_trace(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sim_fail(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sim_schedule(struct sim *s, uint64_t at, int type, uint64_t node, uint32_t incarnation,
@@ -257,6 +446,13 @@ void sim_net_isolate(struct sim *s, uint64_t id);
 void sim_net_flaky(struct sim *s, uint64_t from, uint64_t to, unsigned drop_pm,
                    unsigned dup_pm);
 void sim_msg_describe(char *buf, size_t len, const struct raft_message *m);
+/* Copies of a message on from->to: 0 (lost or cut), 1 or 2 (duplicated). */
+int sim_net_copies(struct sim *s, uint64_t from, uint64_t to);
+bool sim_net_is_cut(struct sim *s, uint64_t from, uint64_t to);
+/* Client messages: a delay, loss during the fault phase, no partitions. */
+void sim_net_request(struct sim *s, const struct sim_req *r);
+void sim_net_answer(struct sim *s, const struct sim_req *r);
+void sim_net_on_request(struct sim *s, const struct sim_event *ev);
 
 /* node.c: the host model around one raft instance. */
 void sim_node_create(struct sim *s, uint64_t id, const struct raft_entry *bootstrap,
@@ -268,7 +464,8 @@ void sim_node_process(struct sim *s, struct sim_node *n);
 void sim_node_step(struct sim *s, struct sim_node *n, const struct raft_message *m);
 void sim_node_on_sync(struct sim *s, const struct sim_event *ev);
 void sim_node_on_tick(struct sim *s, const struct sim_event *ev);
-void sim_node_free(struct sim_node *n);
+void sim_node_free(struct sim *s, struct sim_node *n);
+void sim_node_enqueue(struct sim *s, struct sim_node *n, struct sim_batch *b);
 
 /* store.c: a node's simulated stable storage. */
 int sim_entry_copy(struct raft_entry *dst, const struct raft_entry *src);
@@ -281,11 +478,15 @@ bool sim_durable_has(const struct sim_durable *d, uint64_t index, uint64_t term)
 void sim_durable_boot(const struct sim_durable *d, struct raft_boot *boot);
 void sim_durable_free(struct sim_durable *d);
 
-/* sm.c: the state machine and its snapshot encoding. */
+/* sm.c: the state machine and its snapshot encoding (the running hash, then the
+ * lock state machine's own snapshot). */
+uint64_t sim_hash_bytes(const void *p, size_t len);
 uint64_t sim_entry_hash(const struct raft_entry *e);
 void sim_sm_apply(struct sim_sm *sm, const struct raft_entry *e, uint64_t entry_hash);
-int sim_sm_encode(const struct sim_sm *sm, struct raft_buf *out);
-int sim_sm_decode(const void *data, size_t len, struct sim_sm *sm);
+int sim_sm_encode(const struct sim_sm *sm, const struct lock_sm *locks, struct raft_buf *out);
+/* *lock_data points into data (lock_len bytes). */
+int sim_sm_decode(const void *data, size_t len, struct sim_sm *sm, const void **lock_data,
+                  size_t *lock_len);
 
 /* history.c: what the checker remembers across nodes. */
 struct sim_index *sim_history_at(struct sim *s, uint64_t index);
@@ -306,7 +507,7 @@ void sim_check_hard_state(struct sim *s, struct sim_node *n, const struct raft_h
 void sim_check_apply(struct sim *s, struct sim_node *n, const struct raft_entry *e,
                      uint64_t entry_hash);
 void sim_check_install(struct sim *s, struct sim_node *n, const struct raft_snapshot_meta *meta,
-                       const struct sim_sm *sm);
+                       const struct sim_sm *sm, uint64_t lock_hash);
 void sim_check_compact(struct sim *s, struct sim_node *n, const struct raft_snapshot_meta *meta);
 void sim_check_send(struct sim *s, struct sim_node *n, const struct raft_message *m);
 void sim_check_observe(struct sim *s);
@@ -328,6 +529,59 @@ void sim_nemesis_on_event(struct sim *s);
 void sim_nemesis_heal(struct sim *s);
 void sim_nemesis_watch(struct sim *s);
 void sim_nemesis_on_strike(struct sim *s, const struct sim_event *ev);
+
+/* service.c: a node's lock service, as src/node runs it. */
+int sim_service_start(struct sim *s, struct sim_node *n);
+void sim_service_stop(struct sim *s, struct sim_node *n);
+int sim_service_restore(struct sim *s, struct sim_node *n, const void *data, size_t len,
+                        uint64_t index);
+void sim_service_apply(struct sim *s, struct sim_node *n, const struct raft_entry *e,
+                       bool first);
+void sim_service_role(struct sim *s, struct sim_node *n);
+void sim_service_tick(struct sim *s, struct sim_node *n);
+void sim_service_request(struct sim *s, struct sim_node *n, struct sim_req *r);
+void sim_plist_push(struct sim_plist *l, struct sim_pending *p);
+void sim_plist_free(struct sim_plist *l);
+
+/* lockcheck.c: checks (a) one holder, (b) rising tokens, (c) the lease theorem. */
+void sim_lockcheck_events(struct sim *s, struct sim_node *n, uint64_t index, bool first);
+void sim_lockcheck_view_reset(struct sim *s, struct sim_node *n);
+void sim_lockcheck_keepalive(struct sim *s, struct sim_node *n, uint64_t lease);
+void sim_lockcheck_expire_proposed(struct sim *s, struct sim_node *n, uint64_t lease);
+void sim_lockcheck_client_lease(struct sim *s, uint64_t lease, uint64_t lost_at);
+void sim_lockcheck_hold(struct sim *s, unsigned client, int name, uint64_t lease,
+                        uint64_t token);
+void sim_lockcheck_free(struct sim_locks *lk);
+
+const char *sim_lock_name(int i);
+
+/* lockclient.c: the lock clients. */
+void sim_lockclient_setup(struct sim *s);
+void sim_lockclient_on_timer(struct sim *s, const struct sim_event *ev);
+void sim_lockclient_on_answer(struct sim *s, const struct sim_req *r);
+
+/* gossip.c: a node's G-Counters, their durability and their gossip. */
+int sim_gossip_start(struct sim *s, struct sim_node *n);
+void sim_gossip_stop(struct sim *s, struct sim_node *n);
+void sim_gossip_request(struct sim *s, struct sim_node *n, const struct sim_req *r);
+void sim_gossip_flush(struct sim *s, struct sim_node *n);
+void sim_gossip_synced(struct sim *s, struct sim_node *n, struct sim_batch *b);
+void sim_gossip_tick(struct sim *s, struct sim_node *n);
+void sim_gossip_deliver(struct sim *s, const struct sim_event *ev);
+
+/* counters.c: the counter clients and the G-Counter checks. */
+void sim_counters_on_event(struct sim *s);
+void sim_counters_on_answer(struct sim *s, const struct sim_req *r);
+void sim_counters_lost(struct sim *s, const struct sim_req *r);
+void sim_counters_answered(struct sim *s, struct sim_node *n, const struct sim_req *r);
+void sim_counters_reported(struct sim *s, struct sim_node *n, int name, uint64_t value);
+void sim_counters_stored(struct sim *s, struct sim_node *n, int name, const void *rec,
+                         size_t len);
+void sim_counters_loaded(struct sim *s, struct sim_node *n);
+void sim_counters_synced(struct sim *s, struct sim_node *n);
+void sim_counters_check_delta(struct sim *s, struct sim_node *n, const struct crdt_delta *d);
+bool sim_counters_converged(struct sim *s);
+const char *sim_counter_name(int i);
 
 /* membership.c: nodes leave once a committed configuration no longer has them. */
 void sim_membership_reap(struct sim *s);

@@ -171,5 +171,7 @@ void sim_durable_free(struct sim_durable *d)
     log_truncate(&d->log, 0);
     free(d->log.e);
     free(d->snap.data.base);
+    for (int i = 0; i < SIM_COUNTER_NAMES; i++)
+        free(d->crdt[i].base);
     memset(d, 0, sizeof(*d));
 }

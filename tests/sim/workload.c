@@ -150,7 +150,7 @@ static bool is_member(struct sim *s, uint64_t id)
 }
 
 /* Liveness holds once a probe is applied (or covered by a snapshot) on every member
- * of the latest committed configuration. */
+ * of the latest committed configuration and the G-Counters have converged. */
 void sim_workload_check_liveness(struct sim *s)
 {
     uint64_t p = s->w.probe_index;
@@ -163,6 +163,8 @@ void sim_workload_check_liveness(struct sim *s)
         if (n->state != SIM_NODE_UP || n->sm.applied < p)
             return;
     }
+    if (!sim_counters_converged(s))
+        return;
     sim_trace(s, "liveness: probe at %" PRIu64 " applied on every member %" PRIu64
               " ms after the heal", p, s->now - s->healed_at);
     s->done = true;
@@ -186,9 +188,12 @@ void sim_workload_on_deadline(struct sim *s)
     char leader[32] = "none";
     if (l)
         snprintf(leader, sizeof(leader), "n%" PRIu64, l->id);
-    sim_fail(s, "liveness: %d ms after the heal no new entry is applied on every member"
-             " (leader %s, probe index %" PRIu64 ");%s", SIM_LIVENESS_MS, leader,
-             s->w.probe_index, nodes);
+    if (!s->w.probe_index || !s->ct.converged)
+        sim_fail(s, "liveness: %d ms after the heal %s (leader %s, probe index %" PRIu64
+                 ", counter requests in flight %zu);%s", SIM_LIVENESS_MS,
+                 s->w.probe_index ? "the G-Counters have not converged"
+                                  : "no new entry is applied on every member",
+                 leader, s->w.probe_index, s->ct.inflight, nodes);
 }
 
 void sim_workload_free(struct sim_workload *w)
