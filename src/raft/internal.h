@@ -187,6 +187,8 @@ int raft_append_local(struct raft *r, int type, const void *data, size_t len, ui
 void raft_progress_reset(struct raft_progress *pr, int state);
 
 /* snapshot.c */
+/* The configuration as of index (the latest CONF entry at or before it). */
+int raft_conf_at(const struct raft *r, uint64_t index, struct raft_conf *conf);
 void raft_send_snapshot_chunk(struct raft *r, struct raft_progress *pr);
 /* Resends the unacknowledged chunk if nothing moved for a while (lost chunk). */
 void raft_snapshot_resend_stalled(struct raft *r, struct raft_progress *pr);

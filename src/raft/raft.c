@@ -270,6 +270,20 @@ static void tick_leader(struct raft *r)
     raft_maybe_promote(r);
 }
 
+/* A voter of our latest configuration campaigns; so does a voter of the
+ * committed one whom an uncommitted change would remove: it may hold the only
+ * up-to-date log, and the others cannot elect anyone without it. If it wins,
+ * it leads until that change commits, then steps down (membership.c). */
+static bool may_campaign(const struct raft *r)
+{
+    if (raft_is_voter(r)) {
+        return true;
+    }
+    struct raft_conf committed;
+    return r->conf_index > r->commit && raft_conf_at(r, r->commit, &committed) == 0 &&
+           raft_conf_is_voter(&committed, r->id);
+}
+
 void raft_tick(struct raft *r, uint64_t now_ms)
 {
     if (now_ms > r->now) {
@@ -280,7 +294,7 @@ void raft_tick(struct raft *r, uint64_t now_ms)
         return;
     }
     if (r->now >= r->election_deadline) {
-        if (raft_is_voter(r)) {
+        if (may_campaign(r)) {
             raft_start_election(r);
         } else {
             raft_reset_election_timer(r);

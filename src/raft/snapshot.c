@@ -6,7 +6,7 @@
 
 /* The configuration as of index: the latest CONF entry at or before it still in
  * the log, else the snapshot's. */
-static int conf_at(const struct raft *r, uint64_t index, struct raft_conf *conf)
+int raft_conf_at(const struct raft *r, uint64_t index, struct raft_conf *conf)
 {
     for (uint64_t i = index; i > r->log.snap_index && i >= r->log.first; i--) {
         const struct raft_entry *e = raft_log_get(&r->log, i);
@@ -25,7 +25,7 @@ int raft_snapshot_meta(const struct raft *r, uint64_t index, struct raft_snapsho
     }
     meta->index = index;
     meta->term = raft_log_term_at(&r->log, index);
-    return conf_at(r, index, &meta->conf);
+    return raft_conf_at(r, index, &meta->conf);
 }
 
 int raft_compact(struct raft *r, const struct raft_snapshot_meta *meta, const void *data,
