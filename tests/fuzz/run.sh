@@ -98,9 +98,12 @@ run() { # DIR TARGET
   mkdir -p "$work" "$art"
   runs=${FUZZ_RUNS:-$(default_runs "$t")}
   secs=${FUZZ_SECONDS:-60}
-  echo "$t: $runs executions (at most $secs s) from $here/corpus/$t"
+  # A fixed seed by default, so a CI failure replays the same way (FUZZ_SEED=0:
+  # libFuzzer picks one).
+  local seed=${FUZZ_SEED:-1}
+  echo "$t: $runs executions (at most $secs s, seed $seed) from $here/corpus/$t"
   # New inputs go to the scratch corpus (first directory), never to the seeds.
-  "$bin" -runs="$runs" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+  "$bin" -seed="$seed" -runs="$runs" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$art/" "$work" "$here/corpus/$t" \
     >"$art/log" 2>&1 || rc=$?
   grep -E '^#[0-9]+ +(INITED|DONE)|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)|^Done' \
