@@ -145,17 +145,18 @@ static int lock_dir(struct store *s, bool *made)
 }
 
 /* LMDB 0.9 trusts its meta pages (found by tests/fuzz/fuzz_store_open): a page
- * size of 0 makes mdb_env_open() divide by zero (SIGFPE), and a root page past
- * the file is read through the map without a bounds check (SIGBUS or SIGSEGV),
- * a root of page 0 or 1 fails an assertion (abort). Their layout, from mdb.c
- * (data version 1, native byte order): a 16-byte page header (u64 pgno, u16
- * pad, u16 flags, u16 lower, u16 upper), then MDB_meta: u32 magic, u32
- * version, u64 address, u64 map size, two 48-byte MDB_db records, free and
- * main (the free one's leading u32 is the page size, each one's last u64 its
- * root page), u64 last page, u64 txnid. LMDB reads meta 1 at the offset meta
- * 0's page size names and uses the meta with the larger txnid. Headers that
- * are not LMDB's, or of another version, are left to LMDB, which reports them.
- * Damage inside the B-tree pages is not caught here (see store.h). */
+ * size of 0 makes mdb_env_open() divide by zero (SIGFPE), a root of page 0 or
+ * 1 fails an assertion (abort), and while read transactions use the meta with
+ * the larger txnid, write transactions use the one in slot txnid & 1: when a
+ * damaged txnid makes them differ, the first write starts from a meta nobody
+ * checked (abort, SIGBUS). Their layout, from mdb.c (data version 1, native
+ * byte order): a 16-byte page header (u64 pgno, u16 pad, u16 flags, u16 lower,
+ * u16 upper), then MDB_meta: u32 magic, u32 version, u64 address, u64 map
+ * size, two 48-byte MDB_db records, free and main (the free one's leading u32
+ * is the page size, each one's last u64 its root page), u64 last page, u64
+ * txnid. LMDB reads meta 1 at the offset meta 0's page size names. Headers
+ * that are not LMDB's, or of another version, are left to LMDB, which reports
+ * them. Damage inside the B-tree pages is not caught here (see store.h). */
 #define LMDB_MAGIC 0xBEEFC0DEu
 #define LMDB_DATA_VERSION 1u
 #define LMDB_PAGE_HDR 16
@@ -224,6 +225,9 @@ static int check_meta_pages(struct store *s, const char *path, uint64_t size)
     if (rc != 0 || i < 2)
         return rc;
     cur = m[1].txnid > m[0].txnid;
+    if ((int)(m[cur].txnid & 1) != cur)
+        return store_fail(s, BATON_ECORRUPT, "%s: meta page %d holds txnid %" PRIu64, DATA_FILE,
+                          cur, m[cur].txnid);
     if (m[cur].last_pg >= size / m[cur].psize)
         return store_fail(s, BATON_ECORRUPT,
                           "%s is truncated: %" PRIu64 " bytes, its meta page names page %" PRIu64

@@ -963,7 +963,62 @@ enum store_shape {
     STORE_LOG,         /* a log of lock commands, hard state, counters */
     STORE_SNAPSHOT,    /* the same with a local snapshot and compaction */
     STORE_RECEIVED,    /* a snapshot received from a leader, log dropped */
+    STORE_BIG,         /* many writes: branch pages, overflow pages, a free list */
 };
+
+/* Lease grants written in many transactions, then a snapshot of them big
+ * enough for LMDB's overflow pages, and compaction: B-trees two levels deep
+ * and a free list. */
+static void fill_big(struct store *s)
+{
+    struct lock_sm *sm = lock_sm_new();
+    struct lock_result res;
+    uint64_t index = 1;
+    if (sm == NULL) {
+        die("lock_sm_new");
+    }
+    for (int batch = 0; batch < 40; batch++) {
+        struct raft_entry e[12];
+        for (size_t i = 0; i < 12; i++) {
+            index++;
+            e[i] = (struct raft_entry){.term = 2, .index = index, .type = RAFT_ENTRY_NORMAL,
+                                       .data = lock_cmd(LOCK_CMD_LEASE_GRANT, NULL, 0, 60000, 0)};
+            if (lock_apply(sm, index, e[i].data.base, e[i].data.len, &res, NULL) != 0) {
+                die("lock_apply");
+            }
+        }
+        struct store_batch b = {.entries = e, .n_entries = 12, .has_hard_state = true,
+                                .hard_state = {.term = 2, .vote = 1}};
+        check(store_write(s, &b, 1), s, "entries");
+        entries_free(e, 12);
+    }
+    struct raft_snapshot snap;
+    memset(&snap, 0, sizeof(snap));
+    snap.meta.index = index - 20;
+    snap.meta.term = 2;
+    struct raft_buf conf = conf_data(3, 0);
+    check(raft_conf_decode(conf.base, conf.len, &snap.meta.conf), NULL, "conf");
+    free(conf.base);
+    lock_sm_free(sm);
+    /* The state as of the snapshot's index: the grants up to it. */
+    sm = lock_sm_new();
+    for (uint64_t i = 2; sm != NULL && i <= snap.meta.index; i++) {
+        struct raft_buf c = lock_cmd(LOCK_CMD_LEASE_GRANT, NULL, 0, 60000, 0);
+        if (lock_apply(sm, i, c.base, c.len, &res, NULL) != 0) {
+            die("lock_apply");
+        }
+        free(c.base);
+    }
+    if (sm == NULL || lock_sm_snapshot(sm, &snap.data.base, &snap.data.len) != 0) {
+        die("lock_sm_snapshot");
+    }
+    lock_sm_free(sm);
+    struct store_batch b = {.snapshot = &snap, .snapshot_log = STORE_LOG_KEEP,
+                            .compact_upto = snap.meta.index - 10};
+    check(store_write(s, &b, 1), s, "snapshot");
+    free(snap.data.base);
+    put_counters(s);
+}
 
 static void seed_store(int shape, const char *name)
 {
@@ -993,6 +1048,9 @@ static void seed_store(int shape, const char *name)
         check(store_write(s, &b, 1), s, "entries");
         entries_free(e, n);
         put_counters(s);
+    }
+    if (shape == STORE_BIG) {
+        fill_big(s);
     }
     if (shape == STORE_SNAPSHOT || shape == STORE_RECEIVED) {
         bool local = shape == STORE_SNAPSHOT;
@@ -1064,5 +1122,6 @@ int main(int argc, char **argv)
     seed_store(STORE_LOG, "log");
     seed_store(STORE_SNAPSHOT, "snapshot");
     seed_store(STORE_RECEIVED, "received_snapshot");
+    seed_store(STORE_BIG, "big");
     return 0;
 }

@@ -332,7 +332,9 @@ static const uint8_t *pick_meta(const uint8_t *data, size_t size)
         }
         off = get32(m[0] + META_DBS);
     }
-    return get64(m[1] + META_TXNID) > get64(m[0] + META_TXNID) ? m[1] : m[0];
+    int cur = get64(m[1] + META_TXNID) > get64(m[0] + META_TXNID);
+    /* Write transactions use slot txnid & 1: another meta is the store's to refuse. */
+    return (get64(m[cur] + META_TXNID) & 1) == (uint64_t)cur ? m[cur] : NULL;
 }
 
 int lmdb_check(const uint8_t *data, size_t size, char *why, size_t why_len)

@@ -21,7 +21,7 @@ usage() {
 # machine (executions per second: README.md).
 default_runs() {
   case $1 in
-    fuzz_frame_peer) echo 40000 ;;
+    fuzz_frame_peer) echo 60000 ;;
     fuzz_frame_client) echo 40000 ;;
     fuzz_store_open) echo 30000 ;;
     *) echo "unknown target: $1" >&2; exit 2 ;;
