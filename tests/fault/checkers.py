@@ -34,8 +34,12 @@ def hold_interval(h):
 
 
 def mutual_exclusion(hist):
-    by_lock = {}
+    by_lock, empty = {}, 0
     for h in hist.holds.values():
+        start, end = hold_interval(h)
+        if end <= start:
+            empty += 1  # lost before the acquire returned: never held as far as it knew
+            continue
         by_lock.setdefault(h.lock, []).append(h)
     overlaps = []
     for lock, holds in sorted(by_lock.items()):
@@ -53,8 +57,9 @@ def mutual_exclusion(hist):
         details.append("holds overlap by %s:\n    %r\n    %r" % (_ms(ns), a, b))
         for h in (a, b):
             details += ["      " + l.rstrip() for l in hist.lines_of(h.client, h.start, 8)]
-    summary = ("%d holds on %d locks (%d paused holds counted up to their pause), "
-               "%d overlaps" % (len(hist.holds), len(by_lock), paused, len(overlaps)))
+    summary = ("%d holds on %d locks (%d paused holds counted up to their pause, %d lost "
+               "before acquire returned), %d overlaps" % (len(hist.holds), len(by_lock),
+                                                          paused, empty, len(overlaps)))
     return Check("mutual-exclusion", not overlaps, summary, details)
 
 

@@ -87,6 +87,7 @@ class History:
         self.holds = {}        # (client, hold) -> Hold
         self.writes = []
         self.ends = {}         # client -> t of its last line
+        self.lost = {}         # (client, lease) -> when its keeper gave the lease up
         self.files = {}        # client -> path
 
     def lines_of(self, client, around=None, n=6):
@@ -167,10 +168,14 @@ def _record_event(h, client, ev, kv, t):
         last = getattr(h, "_last_acquire", None)
         if last is not None and last[0] == client and last[1] == hold.lease:
             hold.acq_call = last[2]
+        # The keeper may give the lease up while the acquire still waits in the
+        # queue: then the hold is over before it starts.
+        hold.lost = h.lost.get((client, hold.lease))
         h.holds[(client, hid)] = hold
         return
     if ev == "lost":
         lease = _int(kv, "lease")
+        h.lost.setdefault((client, lease), t)
         for hold in h.holds.values():
             if hold.client == client and hold.lease == lease and hold.lost is None:
                 hold.lost = t

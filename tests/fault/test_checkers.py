@@ -87,6 +87,18 @@ class MutualExclusionTest(CheckerTest):
         b.hold(60, 1, lease=2, token=9, end=200)
         self.assertTrue(checkers.mutual_exclusion(self.load(a, b)).ok)
 
+    def test_lost_while_queued(self):
+        # b's keeper gave its lease up while b waited in the queue; the cluster then
+        # granted and at once expired it, handing the lock to a. b never held it.
+        a, b = self.client("a"), self.client("b")
+        b.op(0, 1, "grant", lease=2, ttl=1500)
+        b.ev(1500, "lost", hold=1, lease=2, why="ETIMEDOUT")
+        b.op(1, 3000, "acquire", lock="L", lease=2, token=8, wait=3000)
+        b.ev(3000, "hold", hold=1, lock="L", lease=2, token=8)
+        b.ev(3000, "unhold", hold=1)
+        a.hold(2997, 1, lease=1, token=9, end=3200)  # a's hold starts at 2999
+        self.assertTrue(checkers.mutual_exclusion(self.load(a, b)).ok)
+
     def test_paused_hold_counts_until_its_pause(self):
         a, b = self.client("a"), self.client("b")
         a.hold(0, 1, lease=1, token=5)
