@@ -119,18 +119,15 @@ static void check_round_trip(const struct raft_message *m)
 
 /* ---- The disk: every queued write is durable at once ---------------------- */
 
-/* What persist.c's free_item does once an item is complete. */
+/* Frees a completed item with persist.c's own code: a pipeline of one item,
+ * closed. */
 static void item_free(struct node_persist_item *it)
 {
-    if (it->kind == NODE_PERSIST_READY) {
-        raft_ready_free(&it->rd);
-    } else if (it->kind == NODE_PERSIST_CRDT) {
-        crdt_sync_clear(&it->sync);
-        free(it->puts);
-    } else {
-        free(it->snapshot.data.base);
-    }
-    free(it);
+    struct node_persist one;
+    memset(&one, 0, sizeof(one));
+    it->next = NULL;
+    one.head = one.tail = it;
+    node_persist_close(&one);
 }
 
 static void check_step(struct fuzz_node *f);
@@ -177,29 +174,16 @@ static void drain(struct fuzz_node *f)
 
 /* ---- Time ---------------------------------------------------------------- */
 
-/* A heartbeat round as node_fd_cb's send_heartbeats builds it, G-Counter
- * gossip included; the frames go nowhere. */
-static void heartbeat_round(struct fuzz_node *f)
+/* The G-Counter part of a heartbeat round: send_heartbeats adds it only for
+ * peers whose link is up, and the fixture has no links. */
+static void gossip_round(struct fuzz_node *f)
 {
     struct node *n = &f->n;
-    uint64_t ids[FD_MAX_PEERS];
-    int count = fd_peers(&n->fd, ids, FD_MAX_PEERS);
-    n->hb_seq++;
-    n->counters.rounds++;
-    for (int i = 0; i < count; i++) {
+    for (size_t i = 0; i < n->counters.n_peers; i++) {
+        uint64_t id = n->counters.peer_ids[i];
         Baton__Heartbeat hb = BATON__HEARTBEAT__INIT;
-        hb.from = n->cfg.id;
-        hb.to = ids[i];
-        hb.seq = n->hb_seq;
         void *delta = NULL;
-        node_counters_fill(n, ids[i], fd_suspected(&n->fd, ids[i]), &hb, &delta);
-        Baton__Envelope env = BATON__ENVELOPE__INIT;
-        env.body_case = BATON__ENVELOPE__BODY_HEARTBEAT;
-        env.heartbeat = &hb;
-        struct raft_buf frame;
-        if (net_encode_envelope(&env, n->cfg.max_frame, &frame) == 0) {
-            free(frame.base);
-        }
+        node_counters_fill(n, id, fd_suspected(&n->fd, id), &hb, &delta);
         free(delta);
     }
 }
@@ -211,14 +195,14 @@ void fuzz_node_advance(struct fuzz_node *f, uint64_t ms)
         uint64_t step = ms < STEP_MS ? ms : STEP_MS;
         ms -= step;
         f->loop.time += step;
-        uint64_t now = uv_now(&f->loop);
-        node_tick_cb(&f->tick);
-        if (fd_heartbeat_due(&n->fd, now)) {
-            heartbeat_round(f);
-            (void)fd_heartbeat_sent(&n->fd, now);
+        /* Both timers fire at every step: each callback works out from the
+         * time what is due (node_fd_cb re-arms its timer, which never runs). */
+        bool round = fd_heartbeat_due(&n->fd, uv_now(&f->loop));
+        node_tick_cb(&n->tick_timer);
+        node_fd_cb(&n->fd_timer);
+        if (round) {
+            gossip_round(f);
         }
-        uint64_t newly[FD_MAX_PEERS];
-        (void)fd_tick(&n->fd, now, newly, FD_MAX_PEERS);
         drain(f);
     }
 }
@@ -380,9 +364,12 @@ struct fuzz_node *fuzz_node_new(int port, uint8_t flags)
     bool alt = (flags & FUZZ_FLAG_ALT) != 0;
     f->port = port;
     f->tick_ms = (uint64_t)(flags & FUZZ_FLAG_TICK) * FUZZ_TICK_UNIT_MS;
-    f->loop.time = 1000000;
-    f->tick.data = n;
+    must(uv_loop_init(&f->loop) != 0 ? BATON_EIO : 0, "uv_loop_init");
+    f->loop.time = 1000000; /* the virtual clock starts here, whatever the real one says */
     n->loop = &f->loop;
+    uv_timer_init(&f->loop, &n->tick_timer);
+    uv_timer_init(&f->loop, &n->fd_timer);
+    n->tick_timer.data = n->fd_timer.data = n;
     config(&n->cfg, port == FUZZ_PORT_CLIENT && !alt ? 1 : 3);
     node_log_setup(n->cfg.log_level, n->cfg.id);
     n->cluster_id = node_config_cluster_id(&n->cfg);
@@ -542,6 +529,10 @@ void fuzz_node_free(struct fuzz_node *f)
     net_frame_reader_close(&f->reader);
     n->persist.in_flight = false;
     node_close(n);
+    uv_close((uv_handle_t *)&n->tick_timer, NULL);
+    uv_close((uv_handle_t *)&n->fd_timer, NULL);
+    (void)uv_run(&f->loop, UV_RUN_NOWAIT); /* completes the closes; no timer is due */
+    must(uv_loop_close(&f->loop) != 0 ? BATON_EBUSY : 0, "uv_loop_close");
     free(f);
 }
 

@@ -14,7 +14,8 @@
  * (node_on_peer_envelope, node_service_request, node_counters_request,
  * node_tick_cb, node_on_persisted), with three stand-ins:
  *   - time: a uv_loop_t that is never run; uv_now() reads loop.time, which the
- *     fixture advances (a virtual clock, so every run is deterministic);
+ *     fixture advances (a virtual clock, so every run is deterministic), and
+ *     calls the node's timer callbacks (node_tick_cb, node_fd_cb) itself;
  *   - disk: the persist pipeline is kept "in flight" so that it never starts a
  *     write; the fixture pops its items in order and completes them at once, as
  *     if every write were durable the moment it was queued;
@@ -49,8 +50,7 @@ enum fuzz_port {
 };
 
 struct fuzz_node {
-    uv_loop_t loop;  /* never run: only its time is read */
-    uv_timer_t tick; /* only .data, node_tick_cb's argument */
+    uv_loop_t loop; /* never run: the node's timers are called by the fixture */
     struct node n;
     int port;
     uint64_t tick_ms;

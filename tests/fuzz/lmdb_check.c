@@ -205,6 +205,46 @@ static bool leaf_value(struct walk *w, int kind, const uint8_t *node, size_t roo
     return kind != TREE_FREE || free_list(w, v, dsize);
 }
 
+/* Node i of page p (lower bound upper): its address, and its key in *k. */
+static const uint8_t *node_at(struct walk *w, uint64_t pgno, const uint8_t *p, uint16_t upper,
+                              size_t i, int kind, bool branch, struct key *k)
+{
+    uint16_t off = get16(p + PAGE_HDR + 2 * i);
+    if (off % 2 != 0 || off < upper || off + NODE_HDR > w->psize) {
+        fail(w, "page %llu: node %zu at %u", (unsigned long long)pgno, i, off);
+        return NULL;
+    }
+    const uint8_t *node = p + off;
+    *k = (struct key){.p = node + NODE_HDR, .len = get16(node + 6), .set = true};
+    /* A branch's first key is not used, and may be of any length. */
+    if (off + NODE_HDR + k->len > w->psize ||
+        (kind == TREE_FREE && (i > 0 || !branch) && k->len != 8)) {
+        fail(w, "page %llu: key %zu of %zu bytes", (unsigned long long)pgno, i, k->len);
+        return NULL;
+    }
+    return node;
+}
+
+static bool walk_page(struct walk *w, uint64_t pgno, unsigned depth, unsigned want, int kind,
+                      struct key lo, struct key hi, struct tree_count *c);
+
+/* Node i of a branch page: its child, whose keys lie in [its key, the next
+ * node's key), within [lo, hi). */
+static bool walk_child(struct walk *w, uint64_t pgno, const uint8_t *p, uint16_t upper,
+                       size_t i, size_t n, unsigned depth, unsigned want, int kind,
+                       struct key lo, struct key hi, struct tree_count *c)
+{
+    struct key k, next;
+    const uint8_t *node = node_at(w, pgno, p, upper, i, kind, true, &k);
+    if (node == NULL ||
+        (i + 1 < n && node_at(w, pgno, p, upper, i + 1, kind, true, &next) == NULL)) {
+        return false;
+    }
+    uint64_t child = get16(node) | (uint64_t)get16(node + 2) << 16 |
+                     (uint64_t)get16(node + 4) << 32;
+    return walk_page(w, child, depth + 1, want, kind, i > 0 ? k : lo, i + 1 < n ? next : hi, c);
+}
+
 /* The subtree at pgno, depth levels from the root (1 = root), whose keys must
  * lie in [lo, hi). */
 static bool walk_page(struct walk *w, uint64_t pgno, unsigned depth, unsigned want, int kind,
@@ -229,54 +269,26 @@ static bool walk_page(struct walk *w, uint64_t pgno, unsigned depth, unsigned wa
         return fail(w, "page %llu: lower %u, upper %u", (unsigned long long)pgno, lower, upper);
     }
     struct key prev = lo; /* the lower bound is inclusive, the keys after it increase */
-    bool first = true;
     for (size_t i = 0; i < n; i++) {
-        uint16_t off = get16(p + PAGE_HDR + 2 * i);
-        if (off % 2 != 0 || off < upper || off + NODE_HDR > w->psize) {
-            return fail(w, "page %llu: node %zu at %u", (unsigned long long)pgno, i, off);
-        }
-        const uint8_t *node = p + off;
-        size_t room = w->psize - off;
-        struct key k = {.p = node + NODE_HDR, .len = get16(node + 6), .set = true};
-        if (NODE_HDR + k.len > room || (kind == TREE_FREE && (i > 0 || !branch) && k.len != 8)) {
-            return fail(w, "page %llu: key of %zu bytes", (unsigned long long)pgno, k.len);
-        }
-        /* A branch's first key is not used (its subtree starts at lo). */
-        bool keyed = !branch || i > 0;
-        if (keyed && ((prev.set && key_cmp(kind, &prev, &k) >= (first ? 1 : 0)) ||
-                      (hi.set && key_cmp(kind, &k, &hi) >= 0))) {
-            return fail(w, "page %llu: key %zu out of order", (unsigned long long)pgno, i);
-        }
-        if (keyed) {
-            prev = k;
-            first = false;
-        }
-        if (!branch) {
-            c->entries++;
-            if (!leaf_value(w, kind, node, room, c)) {
-                return false;
-            }
-            continue;
-        }
-        uint64_t child = get16(node) | (uint64_t)get16(node + 2) << 16 |
-                         (uint64_t)get16(node + 4) << 32;
-        struct key child_hi = hi;
-        if (i + 1 < n) {
-            const uint8_t *next = p + get16(p + PAGE_HDR + 2 * (i + 1));
-            if (get16(p + PAGE_HDR + 2 * (i + 1)) + NODE_HDR > w->psize) {
-                return fail(w, "page %llu: node %zu out of the page", (unsigned long long)pgno,
-                            i + 1);
-            }
-            child_hi = (struct key){.p = next + NODE_HDR, .len = get16(next + 6), .set = true};
-            if (get16(p + PAGE_HDR + 2 * (i + 1)) + NODE_HDR + child_hi.len > w->psize ||
-                (kind == TREE_FREE && child_hi.len != 8)) {
-                return fail(w, "page %llu: key %zu out of the page", (unsigned long long)pgno,
-                            i + 1);
-            }
-        }
-        if (!walk_page(w, child, depth + 1, want, kind, keyed ? k : lo, child_hi, c)) {
+        struct key k;
+        const uint8_t *node = node_at(w, pgno, p, upper, i, kind, branch, &k);
+        if (node == NULL) {
             return false;
         }
+        if (!branch || i > 0) {
+            int order = prev.set ? key_cmp(kind, &prev, &k) : -1;
+            if (order > 0 || (order == 0 && prev.p != lo.p) ||
+                (hi.set && key_cmp(kind, &k, &hi) >= 0)) {
+                return fail(w, "page %llu: key %zu out of order", (unsigned long long)pgno, i);
+            }
+            prev = k;
+        }
+        bool ok = branch ? walk_child(w, pgno, p, upper, i, n, depth, want, kind, lo, hi, c)
+                         : leaf_value(w, kind, node, w->psize - (size_t)(node - p), c);
+        if (!ok) {
+            return false;
+        }
+        c->entries += !branch;
     }
     if (branch) {
         c->branch++;
