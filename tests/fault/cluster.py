@@ -50,6 +50,35 @@ def proc_state(pid):
         return ""
 
 
+async def diagnose(pid):
+    """What a process that does not exit is doing: its threads' states and kernel wait
+    channels, and their stacks from gdb when gdb is there. For failure reports."""
+    out = ["pid %d state %s" % (pid, proc_state(pid) or "gone")]
+    try:
+        for tid in sorted(os.listdir("/proc/%d/task" % pid), key=int):
+            base = "/proc/%d/task/%s/" % (pid, tid)
+            try:
+                with open(base + "wchan") as f:
+                    wchan = f.read().strip()
+            except OSError:
+                wchan = "?"
+            out.append("  thread %s state %s wchan %s" % (tid, proc_state(int(tid)), wchan))
+    except OSError:
+        pass
+    if shutil.which("gdb"):
+        try:
+            gdb = await asyncio.create_subprocess_exec(
+                "gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt",
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT)
+            text, _ = await asyncio.wait_for(gdb.communicate(), 30)
+            out += [l for l in text.decode(errors="replace").splitlines()
+                    if l.startswith(("#", "Thread"))]
+        except (asyncio.TimeoutError, OSError):
+            out.append("  (gdb did not answer)")
+    return out
+
+
 class Disk:
     """A tmpfs of size_mb mounted at mount_dir in a private mount namespace. The disk
     node runs inside that namespace (nsenter); the harness reaches the tmpfs through
@@ -130,6 +159,7 @@ class Node:
         self.expect_exit = False
         self.paused = False
         self.exits = []  # (t_ns, returncode, expected)
+        self.hang = []   # what it was doing when it would not stop (diagnose())
         self._watch = None
 
     @property
@@ -191,6 +221,7 @@ class Node:
         try:
             return await asyncio.wait_for(self.proc.wait(), timeout)
         except asyncio.TimeoutError:
+            self.hang = await diagnose(self.proc.pid)
             self.signal(signal.SIGKILL)
             await self.proc.wait()
             return None

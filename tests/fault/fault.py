@@ -31,7 +31,7 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 import checkers  # noqa: E402
 import history  # noqa: E402
 import nemesis  # noqa: E402
-from cluster import Disk, Node, Procs, proc_state  # noqa: E402
+from cluster import Disk, Node, Procs, diagnose, proc_state  # noqa: E402
 from proxy import Network  # noqa: E402
 from register import Register  # noqa: E402
 
@@ -322,8 +322,11 @@ class Run:
             try:
                 self.client_rcs[c.name] = await asyncio.wait_for(c.proc.wait(), 20)
             except asyncio.TimeoutError:
+                lines = await diagnose(c.proc.pid)
+                with open(os.path.join(self.dir, "hist", c.name + ".hang"), "w") as f:
+                    f.write("\n".join(lines) + "\n")
                 c.proc.kill()
-                self.client_rcs[c.name] = "hung"
+                self.client_rcs[c.name] = "hung 20 s after SIGTERM (hist/%s.hang)" % c.name
 
     # ---- the nemesis
 
@@ -538,9 +541,9 @@ def check_processes(run, node_rcs):
                            (k, rc, (t - run.t0) / 1e9))
                 bad += ["      " + l.rstrip() for l in node.log_tail()]
         if node_rcs.get(k) != 0:
-            bad.append("node %d: exit status %s on SIGTERM at the end (0 expected)" %
-                       (k, node_rcs.get(k)))
-            bad += ["      " + l.rstrip() for l in node.log_tail(8)]
+            bad.append("node %d: exit status %s on SIGTERM at the end (0 expected; None: "
+                       "still running 10 s later)" % (k, node_rcs.get(k)))
+            bad += ["      " + l.rstrip() for l in node.log_tail(8) + node.hang[:40]]
     for name, rc in sorted(run.client_rcs.items()):
         if rc != 0:
             bad.append("client %s: exit status %s (see hist/%s.err)" % (name, rc, name))
