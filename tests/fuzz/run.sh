@@ -6,14 +6,15 @@
 #   run.sh long TARGET [SECONDS]  fuzz by hand: all cores, a corpus kept in build-fuzz/work
 #   run.sh corpus DIR             regenerate tests/fuzz/corpus with fuzz_gen_corpus
 # Exits 77 (skipped) when clang or its libFuzzer runtime is missing.
-# FUZZ_RUNS overrides the executions of "run"; FUZZ_SECONDS caps its time.
+# FUZZ_RUNS overrides the executions of "run", FUZZ_SECONDS caps its time, FUZZ_SEED
+# its seed (1 by default; 0: libFuzzer picks one).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 targets=(fuzz_frame_peer fuzz_frame_client fuzz_store_open)
 
 usage() {
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
