@@ -131,15 +131,18 @@ replay() { # DIR TARGET
 }
 
 long() { # TARGET [SECONDS]
-  local t=$1 secs=${2:-600} dir=$root/build-fuzz jobs
+  local t=$1 secs=${2:-600} dir=$root/build-fuzz jobs bin
   check_target "$t"
   build "$dir"
   jobs=$(nproc 2>/dev/null || echo 2)
   mkdir -p "$dir/work/$t" "$dir/artifacts/$t"
-  echo "$t: $secs s on $jobs workers; corpus kept in $dir/work/$t, crashes in $dir/artifacts/$t"
-  "$(binary "$dir" "$t")" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-    -jobs="$jobs" -workers="$jobs" -print_final_stats=1 \
-    -artifact_prefix="$dir/artifacts/$t/" "$dir/work/$t" "$here/corpus/$t"
+  echo "$t: $secs s on $jobs workers; corpus kept in $dir/work/$t, crashes and the workers'"
+  echo "  logs (fuzz-N.log) in $dir/artifacts/$t"
+  bin=$(binary "$dir" "$t")
+  (cd "$dir/artifacts/$t" &&
+    "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+      -jobs="$jobs" -workers="$jobs" -print_final_stats=1 \
+      -artifact_prefix="$dir/artifacts/$t/" "$dir/work/$t" "$here/corpus/$t")
 }
 
 corpus() { # DIR
