@@ -50,9 +50,12 @@ static void free_item(struct node_persist_item *it)
     free(it);
 }
 
+/* The item's records as store puts; built once, kept across job rebuilds. */
 static int crdt_batch(struct node_persist_item *it, struct store_batch *b)
 {
-    it->puts = calloc(it->sync.n ? it->sync.n : 1, sizeof(*it->puts));
+    if (it->puts == NULL) {
+        it->puts = calloc(it->sync.n ? it->sync.n : 1, sizeof(*it->puts));
+    }
     if (it->puts == NULL) {
         return BATON_ENOMEM;
     }
@@ -135,11 +138,9 @@ static int build_job(struct node_persist *p)
             continue;
         }
         if (it->kind == NODE_PERSIST_CRDT) {
-            if (it->puts == NULL && crdt_batch(it, b) != 0) {
+            if (crdt_batch(it, b) != 0) {
                 return BATON_ENOMEM;
             }
-            b->crdt = it->puts;
-            b->n_crdt = it->sync.n;
             continue;
         }
         b->snapshot = &it->snapshot;

@@ -34,12 +34,17 @@ static void inflight_add(struct raft_progress *pr, uint64_t last)
     pr->inflight_n++;
 }
 
+static void inflight_free_first(struct raft_progress *pr)
+{
+    pr->inflight_head = (pr->inflight_head + 1) % RAFT_INFLIGHT_MAX;
+    pr->inflight_n--;
+}
+
 /* Frees every in-flight message the follower has acknowledged up to index. */
 static void inflight_free_to(struct raft_progress *pr, uint64_t index)
 {
     while (pr->inflight_n > 0 && pr->inflight[pr->inflight_head] <= index) {
-        pr->inflight_head = (pr->inflight_head + 1) % RAFT_INFLIGHT_MAX;
-        pr->inflight_n--;
+        inflight_free_first(pr);
     }
 }
 
@@ -449,8 +454,7 @@ void raft_handle_heartbeat_resp(struct raft *r, const struct raft_message *m)
     if (pr->match < raft_log_last_index(&r->log)) {
         if (pr->state == PROGRESS_REPLICATE && inflight_full(r, pr)) {
             /* Free one slot so a lost message cannot stall the pipeline forever. */
-            pr->inflight_head = (pr->inflight_head + 1) % RAFT_INFLIGHT_MAX;
-            pr->inflight_n--;
+            inflight_free_first(pr);
         }
         raft_send_append(r, pr, true);
     }
