@@ -58,6 +58,11 @@ check_node_arg() {
   [ "$1" -le "$nodes" ] || die "no node $1 in $dir (the cluster has $nodes)"
 }
 
+# The state letter of a process (R, S, T, Z, ...), empty if there is no such process.
+proc_state() {
+  sed -n 's/^[0-9]* (.*) \([A-Za-z]\) .*/\1/p' "/proc/$1/stat" 2>/dev/null || true
+}
+
 # The pid in node K's pid file if that process is alive (running or stopped, not a
 # zombie) and is the batond we started on node K's data dir; empty otherwise.
 node_pid() {
@@ -66,7 +71,7 @@ node_pid() {
   [ -f "$f" ] || return 0
   pid=$(cat "$f" 2>/dev/null || true)
   [[ "$pid" =~ ^[0-9]+$ ]] || return 0
-  state=$(sed -n 's/^[0-9]* (.*) \([A-Za-z]\) .*/\1/p' "/proc/$pid/stat" 2>/dev/null || true)
+  state=$(proc_state "$pid")
   [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ] || return 0
   cmdline=$({ tr '\0' '\n' <"/proc/$pid/cmdline"; } 2>/dev/null || true)
   grep -qxF -- "$(data_dir "$1")" <<<"$cmdline" || return 0
@@ -194,15 +199,43 @@ cmd_kill() {
   rm -f "$(pid_file "$k")"
 }
 
+# SIGTERM to a pid, continuing it first if it is paused. Never SIGCONT after SIGTERM:
+# SIGCONT discards a pending SIGSTOP, including the one ptrace(PTRACE_ATTACH) sends, and
+# an ASan build's LeakSanitizer attaches to the process as it exits — a late SIGCONT
+# leaves that exit waiting forever for a stop that never comes.
+term_pid() {
+  local pid=$1 state
+  state=$(proc_state "$pid")
+  if [ "$state" = T ]; then
+    kill -CONT "$pid" 2>/dev/null || true
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+}
+
+# What a process that does not exit is doing: its threads' states and kernel wait
+# channels, its tracer (at exit in an ASan build: LeakSanitizer), gdb stacks if gdb is there.
+diagnose_pid() {
+  local pid=$1 t
+  echo "pid $pid state $(proc_state "$pid") $(grep -s '^TracerPid:' "/proc/$pid/status" | tr -s '\t' ' ')"
+  for t in /proc/"$pid"/task/*; do
+    [ -d "$t" ] || continue
+    echo "  thread ${t##*/} state $(proc_state "$pid/task/${t##*/}") wchan $(cat "$t/wchan" 2>/dev/null)"
+  done
+  if command -v gdb >/dev/null; then
+    timeout 30 gdb -p "$pid" -batch -ex "thread apply all bt" </dev/null 2>&1 |
+      grep -E '^(#|Thread|warning: process)' || true
+  fi
+}
+
 # SIGTERM and wait; a stopped (paused) process is continued so that it can exit.
 stop_node() {
   local k=$1 pid
   pid=$(node_pid "$k")
   [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  kill -CONT "$pid" 2>/dev/null || true
+  term_pid "$pid"
   if ! wait_gone "$k" "${BATON_STOP_TIMEOUT:-10}"; then
     echo "$prog: node $k (pid $pid) did not exit within ${BATON_STOP_TIMEOUT:-10}s of SIGTERM" >&2
+    diagnose_pid "$pid" >&2
     return 1
   fi
   rm -f "$(pid_file "$k")"
@@ -241,10 +274,7 @@ cmd_down() {
   local k pid rc=0
   for ((k = 1; k <= nodes; k++)); do
     pid=$(node_pid "$k")
-    if [ -n "$pid" ]; then
-      kill -TERM "$pid" 2>/dev/null || true
-      kill -CONT "$pid" 2>/dev/null || true
-    fi
+    [ -z "$pid" ] || term_pid "$pid"
   done
   for ((k = 1; k <= nodes; k++)); do
     pid=$(node_pid "$k")
@@ -279,7 +309,7 @@ cmd_status() {
       echo "id=$k pid=- alive=no role=- term=-"
       continue
     fi
-    state=$(sed -n 's/^[0-9]* (.*) \([A-Za-z]\) .*/\1/p' "/proc/$pid/stat" 2>/dev/null || true)
+    state=$(proc_state "$pid")
     if [ "$state" = T ]; then
       echo "id=$k pid=$pid alive=yes role=paused term=-"
       continue

@@ -55,6 +55,12 @@ async def diagnose(pid):
     channels, and their stacks from gdb when gdb is there. For failure reports."""
     out = ["pid %d state %s" % (pid, proc_state(pid) or "gone")]
     try:
+        with open("/proc/%d/status" % pid) as f:
+            # A tracer here at exit is ASan's LeakSanitizer, waiting for its attach stop.
+            out += ["  " + l.strip() for l in f if l.startswith("TracerPid:")]
+    except OSError:
+        pass
+    try:
         for tid in sorted(os.listdir("/proc/%d/task" % pid), key=int):
             base = "/proc/%d/task/%s/" % (pid, tid)
             try:
@@ -216,8 +222,10 @@ class Node:
         if not self.running:
             return self.proc.returncode if self.proc else None
         self.expect_exit = True
-        self.signal(signal.SIGTERM)
+        # Continue first, never after: SIGCONT discards a pending SIGSTOP, including the
+        # one ptrace attach sends, and ASan's LeakSanitizer attaches as the process exits.
         self.resume()
+        self.signal(signal.SIGTERM)
         try:
             return await asyncio.wait_for(self.proc.wait(), timeout)
         except asyncio.TimeoutError:

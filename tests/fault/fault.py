@@ -315,8 +315,10 @@ class Run:
             if c.watcher is not None:
                 c.watcher.cancel()
             if c.proc.returncode is None:
+                if c.paused:  # continue first: see Node.stop in cluster.py
+                    c.proc.send_signal(signal.SIGCONT)
+                    c.paused = False
                 c.proc.send_signal(signal.SIGTERM)
-                c.proc.send_signal(signal.SIGCONT)
         self.client_rcs = {}
         for c in self.clients:
             try:
