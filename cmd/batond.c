@@ -88,6 +88,10 @@ int main(int argc, char **argv)
     static struct node node;
     char why[1024];
     rv = node_start(&node, &loop, &cfg, why, sizeof(why));
+#ifdef BATON_PLANTED_BUG
+    /* A test build that breaks safety on purpose must never pass for the real one. */
+    node_log(NODE_LOG_ERROR, "PLANTED BUG (test build): %s", BATON_PLANTED_BUG);
+#endif
     if (rv != 0) {
         fprintf(stderr, "batond: %s\n", why);
     }

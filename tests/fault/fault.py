@@ -38,7 +38,10 @@ from register import Register  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(HERE))
 N = 5
 DISK_NODE = 5
-PLANTS = ("register-no-check", "ignore-lease")
+PLANTS = ("register-no-check", "ignore-lease", "lease-half-ttl")
+# lease-half-ttl is planted in the daemon: --batond must be the build that carries it
+# (tests/fault/batond_lease_half_ttl), and only a run that plants it may use that build.
+PLANTED_DAEMON = {"lease-half-ttl": "batond_lease_half_ttl"}
 
 
 class Ports:
@@ -579,6 +582,9 @@ def replay_command(args):
         cmd += ["--episodes", str(args.episodes)]
     if args.plant:
         cmd += ["--plant", ",".join(args.plant)]
+    if args.no_disk:
+        cmd += ["--no-disk"]
+    cmd += ["--batond", args.batond, "--client", args.client]
     return " ".join(cmd)
 
 
@@ -667,7 +673,8 @@ def parse_args(argv):
                    ", ".join(PLANTS))
     p.add_argument("--expect-fail", default="",
                    help="comma-separated checkers that must fail (planted-bug proof)")
-    p.add_argument("--batond", default=os.path.join(REPO, "build", "batond"))
+    p.add_argument("--batond", default=None,
+                   help="default build/batond, or the planted build for a daemon plant")
     p.add_argument("--client", default=os.path.join(REPO, "build", "tests", "fault",
                                                      "fault_client"))
     p.add_argument("--dir", default=None, help="where the run's directory goes ($TMPDIR)")
@@ -684,11 +691,23 @@ def parse_args(argv):
         if x not in PLANTS:
             p.error("unknown planted bug %r (known: %s)" % (x, ", ".join(PLANTS)))
     a.expect_fail = [x for x in a.expect_fail.split(",") if x]
+    daemon_plants = [x for x in a.plant if x in PLANTED_DAEMON]
+    if len(daemon_plants) > 1:
+        p.error("one daemon plant at a time: %s" % ", ".join(daemon_plants))
+    if a.batond is None:
+        a.batond = (os.path.join(REPO, "build", "tests", "fault", PLANTED_DAEMON[daemon_plants[0]])
+                    if daemon_plants else os.path.join(REPO, "build", "batond"))
     a.batond, a.client = os.path.abspath(a.batond), os.path.abspath(a.client)
     for path in (a.batond, a.client):
         if not os.access(path, os.X_OK):
             print("SKIP: %s is not built" % path)
             sys.exit(77)
+    with open(a.batond, "rb") as f:
+        planted = b"PLANTED BUG" in f.read()
+    if planted != bool(daemon_plants):
+        p.error("%s %s a planted bug, but --plant %s" % (
+            a.batond, "carries" if planted else "does not carry",
+            "names none for the daemon" if planted else "names one"))
     return a
 
 
