@@ -1,6 +1,6 @@
-/* lockbench: the etcd anchor's lock/lease workloads run against baton through libbaton's async API.
+/* lockbench: the etcd anchor's lock/lease bench_workloads run against baton through libbaton's async API.
  *
- * The counterpart of ../shared/anchors/etcd/lockbench.go: the same workloads, the
+ * The counterpart of ../shared/anchors/etcd/lockbench.go: the same bench_workloads, the
  * same flags where they apply, and the same result line, so that
  *
  *   etcd lock C=16 ops_per_s=... p50_ms=... p99_ms=... mean_ms=... n=... errors=... window_s=...
@@ -38,34 +38,15 @@
  * 1 when the cluster does not answer or a worker cannot be set up, 2 usage.
  */
 #include <getopt.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <uv.h>
+#include "lockbench.h"
 
-#include <baton/baton.h>
-
-enum phase { PHASE_SETUP, PHASE_WARM, PHASE_MEASURE, PHASE_STOP };
-
-/* Command-line settings; names and defaults follow lockbench.go. */
-struct config {
-    const char *endpoints;
-    const char *tests;
-    const char *label;
-    int workers;
-    int threads;
-    uint64_t dur_ms;
-    uint64_t warm_ms;
-    uint64_t ttl_ms;
-    uint64_t op_timeout_ms;
-};
-
-static struct config cfg = {
+struct config bench_cfg = {
     .endpoints = "127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103",
     .tests = "lock,contended,lease,keepalive,put",
     .label = "baton",
@@ -77,63 +58,14 @@ static struct config cfg = {
     .op_timeout_ms = 30000,
 };
 
-/* Latencies in nanoseconds (uv_hrtime), appended by one loop thread each. */
-struct samples {
-    int64_t *v;
-    size_t n;
-    size_t cap;
-};
-
-struct worker;
-
-/* A workload: each step ends by calling the matching completion below
- * (worker_setup_done, op_ok/op_fail, worker_cleanup_done), from the loop. */
-struct workload {
-    const char *name; /* the -test word */
-    const char *line; /* the result line's test name */
-    void (*setup)(struct worker *w);
-    void (*op)(struct worker *w);
-    void (*cleanup)(struct worker *w);
-};
-
-struct loop_thread {
-    uv_loop_t loop;
-    uv_async_t wake;
-    pthread_t tid;
-    struct worker *workers; /* borrowed: a slice of the test's array */
-    int n;
-    int running;  /* workers still issuing operations */
-    int cleaning; /* workers whose cleanup has not finished */
-    int open;     /* clients not yet closed */
-    uint64_t drained_ns, cleaned_ns;
-};
-
-struct worker {
-    struct loop_thread *t;
-    const struct workload *wl;
-    int id;
-    struct baton_async *c;
-    uint64_t lease;
-    bool keep; /* keep the lease alive with a keeper (lock tests) */
-    struct baton_keeper *keeper;
-    char name[160];
-    uint64_t *leases; /* the lease test's grants, revoked in cleanup */
-    size_t n_leases, cap_leases, revoked;
-    uint64_t t0, t1;
-    int pending_err; /* an acquire's error while its best-effort release runs */
-    uv_timer_t retry;
-    struct samples lat, lat2;
-    long errs;
-};
-
 /* Shared between the main thread and the loop threads. */
-static atomic_int phase;
+atomic_int bench_phase;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int setups_reported, setups_failed;
-static char run_id[32];
+char bench_run_id[32];
 
-static void die_nomem(void)
+void bench_die_nomem(void)
 {
     fprintf(stderr, "lockbench: out of memory\n");
     exit(1);
@@ -145,7 +77,7 @@ static void samples_add(struct samples *s, int64_t v)
         size_t cap = s->cap ? 2 * s->cap : 1024;
         int64_t *nv = realloc(s->v, cap * sizeof(*nv));
         if (nv == NULL) {
-            die_nomem();
+            bench_die_nomem();
         }
         s->v = nv;
         s->cap = cap;
@@ -159,17 +91,16 @@ static void worker_stopped(struct worker *w);
 
 static void op_next(struct worker *w)
 {
-    if (atomic_load(&phase) == PHASE_STOP) {
+    if (atomic_load(&bench_phase) == PHASE_STOP) {
         worker_stopped(w);
         return;
     }
     w->wl->op(w);
 }
 
-/* One operation succeeded: primary latency l1, secondary l2 (< 0 for none). */
-static void op_ok(struct worker *w, int64_t l1, int64_t l2)
+void bench_op_ok(struct worker *w, int64_t l1, int64_t l2)
 {
-    if (atomic_load(&phase) == PHASE_MEASURE) {
+    if (atomic_load(&bench_phase) == PHASE_MEASURE) {
         samples_add(&w->lat, l1);
         if (l2 >= 0) {
             samples_add(&w->lat2, l2);
@@ -183,9 +114,9 @@ static void retry_cb(uv_timer_t *h)
     op_next(h->data);
 }
 
-static void op_fail(struct worker *w, int err, const char *what, const char *why)
+void bench_op_fail(struct worker *w, int err, const char *what, const char *why)
 {
-    int ph = atomic_load(&phase);
+    int ph = atomic_load(&bench_phase);
     if (ph == PHASE_MEASURE) {
         w->errs++;
         if (w->errs <= 3) {
@@ -200,7 +131,7 @@ static void op_fail(struct worker *w, int err, const char *what, const char *why
     uv_timer_start(&w->retry, retry_cb, 10, 0);
 }
 
-static void worker_setup_done(struct worker *w, int err, const char *what)
+void bench_setup_done(struct worker *w, int err, const char *what)
 {
     if (err != 0) {
         fprintf(stderr, "%s: setup worker %d: %s: %s\n", w->wl->line, w->id, what,
@@ -221,7 +152,7 @@ static void client_closed_cb(void *arg)
     }
 }
 
-static void worker_cleanup_done(struct worker *w)
+void bench_cleanup_done(struct worker *w)
 {
     struct loop_thread *t = w->t;
     if (--t->cleaning > 0) {
@@ -247,268 +178,6 @@ static void worker_stopped(struct worker *w)
     }
 }
 
-/* ---- helpers ------------------------------------------------------------------ */
-
-static int64_t since(uint64_t t0)
-{
-    return (int64_t)(uv_hrtime() - t0);
-}
-
-static void no_setup(struct worker *w)
-{
-    worker_setup_done(w, 0, NULL);
-}
-
-static void no_cleanup(struct worker *w)
-{
-    worker_cleanup_done(w);
-}
-
-/* Setup that grants the worker's lease (then keeps it alive when keep is set). */
-static void lease_lost_cb(struct baton_keeper *k, uint64_t lease, int why, void *arg)
-{
-    struct worker *w = arg;
-    fprintf(stderr, "%s worker %d: lease %llu lost: %s\n", w->wl->line, w->id,
-            (unsigned long long)lease, baton_strerror(why));
-    baton_keeper_stop(k);
-    w->keeper = NULL;
-}
-
-static void setup_granted_cb(int err, const struct baton_result *res, void *arg)
-{
-    struct worker *w = arg;
-    if (err != 0) {
-        worker_setup_done(w, err, "lease grant");
-        return;
-    }
-    w->lease = res->lease.id;
-    if (!w->keep) {
-        worker_setup_done(w, 0, NULL);
-        return;
-    }
-    int rc = baton_async_lease_keep(w->c, &res->lease, lease_lost_cb, w, &w->keeper);
-    worker_setup_done(w, rc, "lease keep");
-}
-
-static void setup_lease(struct worker *w)
-{
-    int rc = baton_async_lease_grant(w->c, cfg.ttl_ms, cfg.op_timeout_ms, setup_granted_cb, w);
-    if (rc != 0) {
-        worker_setup_done(w, rc, "lease grant");
-    }
-}
-
-/* A lease kept alive by a keeper, as etcd's session keeps its lease alive. */
-static void setup_kept_lease(struct worker *w)
-{
-    w->keep = true;
-    setup_lease(w);
-}
-
-static void cleanup_revoked_cb(int err, const struct baton_result *res, void *arg)
-{
-    worker_cleanup_done(arg);
-}
-
-/* Cleanup of the worker's one lease: revoking it also releases its locks. */
-static void cleanup_lease(struct worker *w)
-{
-    if (w->keeper != NULL) {
-        baton_keeper_stop(w->keeper);
-        w->keeper = NULL;
-    }
-    if (w->lease == 0 ||
-        baton_async_lease_revoke(w->c, w->lease, cfg.op_timeout_ms, cleanup_revoked_cb, w) != 0) {
-        worker_cleanup_done(w);
-    }
-}
-
-/* ---- lock, contended ----------------------------------------------------------- */
-
-static void lock_released_cb(int err, const struct baton_result *res, void *arg)
-{
-    struct worker *w = arg;
-    if (err != 0) {
-        op_fail(w, err, "release", res->message);
-        return;
-    }
-    op_ok(w, (int64_t)(w->t1 - w->t0), since(w->t0));
-}
-
-/* A failed acquire whose outcome is unknown may have taken the lock: release it
- * (best effort) before the next try, as etcd's Mutex.Lock deletes its key. */
-static void lock_unwound_cb(int err, const struct baton_result *res, void *arg)
-{
-    struct worker *w = arg;
-    op_fail(w, w->pending_err, "acquire", NULL);
-}
-
-static void lock_acquired_cb(int err, const struct baton_result *res, void *arg)
-{
-    struct worker *w = arg;
-    int rc;
-    if (err != 0) {
-        if (err == BATON_ETIMEDOUT || err == BATON_ECANCELED || err == BATON_EMALFORMED) {
-            w->pending_err = err;
-            if (baton_async_lock_release(w->c, w->name, w->lease, cfg.op_timeout_ms,
-                                         lock_unwound_cb, w) == 0) {
-                return;
-            }
-        }
-        op_fail(w, err, "acquire", res->message);
-        return;
-    }
-    w->t1 = uv_hrtime();
-    rc = baton_async_lock_release(w->c, w->name, w->lease, cfg.op_timeout_ms, lock_released_cb,
-                                  w);
-    if (rc != 0) {
-        op_fail(w, rc, "release", NULL);
-    }
-}
-
-static void lock_op(struct worker *w)
-{
-    w->t0 = uv_hrtime();
-    /* Wait as long as etcd's Lock does (its per-operation timeout); no lock delay:
-     * the lock is always released cleanly. */
-    int rc = baton_async_lock_acquire(w->c, w->name, w->lease, cfg.op_timeout_ms, 0,
-                                      cfg.op_timeout_ms, lock_acquired_cb, w);
-    if (rc != 0) {
-        op_fail(w, rc, "acquire", NULL);
-    }
-}
-
-static void lock_setup(struct worker *w)
-{
-    snprintf(w->name, sizeof(w->name), "bench/lock/%s/w%03d", run_id, w->id);
-    setup_kept_lease(w);
-}
-
-static void contended_setup(struct worker *w)
-{
-    snprintf(w->name, sizeof(w->name), "bench/contended/%s", run_id);
-    setup_kept_lease(w);
-}
-
-/* ---- lease ----------------------------------------------------------------------- */
-
-static void lease_kept_cb(int err, const struct baton_result *res, void *arg)
-{
-    struct worker *w = arg;
-    if (err != 0) {
-        op_fail(w, err, "keepalive", res->message);
-        return;
-    }
-    op_ok(w, since(w->t0), -1);
-}
-
-static void lease_granted_cb(int err, const struct baton_result *res, void *arg)
-{
-    struct worker *w = arg;
-    if (err != 0) {
-        op_fail(w, err, "grant", res->message);
-        return;
-    }
-    if (w->n_leases == w->cap_leases) {
-        size_t cap = w->cap_leases ? 2 * w->cap_leases : 256;
-        uint64_t *nl = realloc(w->leases, cap * sizeof(*nl));
-        if (nl == NULL) {
-            die_nomem();
-        }
-        w->leases = nl;
-        w->cap_leases = cap;
-    }
-    w->leases[w->n_leases++] = res->lease.id;
-    int rc = baton_async_lease_keepalive(w->c, res->lease.id, cfg.op_timeout_ms, lease_kept_cb, w);
-    if (rc != 0) {
-        op_fail(w, rc, "keepalive", NULL);
-    }
-}
-
-static void lease_op(struct worker *w)
-{
-    w->t0 = uv_hrtime();
-    int rc = baton_async_lease_grant(w->c, cfg.ttl_ms, cfg.op_timeout_ms, lease_granted_cb, w);
-    if (rc != 0) {
-        op_fail(w, rc, "grant", NULL);
-    }
-}
-
-/* Revokes the granted leases one after another (untimed, as in lockbench.go). */
-static void lease_revoke_next(struct worker *w);
-
-static void lease_revoked_cb(int err, const struct baton_result *res, void *arg)
-{
-    lease_revoke_next(arg);
-}
-
-static void lease_revoke_next(struct worker *w)
-{
-    while (w->revoked < w->n_leases) {
-        uint64_t id = w->leases[w->revoked++];
-        if (baton_async_lease_revoke(w->c, id, cfg.op_timeout_ms, lease_revoked_cb, w) == 0) {
-            return;
-        }
-    }
-    worker_cleanup_done(w);
-}
-
-/* ---- keepalive -------------------------------------------------------------------- */
-
-static void keepalive_cb(int err, const struct baton_result *res, void *arg)
-{
-    struct worker *w = arg;
-    if (err != 0) {
-        op_fail(w, err, "keepalive", res->message);
-        return;
-    }
-    op_ok(w, since(w->t0), -1);
-}
-
-static void keepalive_op(struct worker *w)
-{
-    w->t0 = uv_hrtime();
-    int rc = baton_async_lease_keepalive(w->c, w->lease, cfg.op_timeout_ms, keepalive_cb, w);
-    if (rc != 0) {
-        op_fail(w, rc, "keepalive", NULL);
-    }
-}
-
-/* ---- counter ------------------------------------------------------------------------ */
-
-static void counter_cb(int err, const struct baton_result *res, void *arg)
-{
-    struct worker *w = arg;
-    if (err != 0) {
-        op_fail(w, err, "counter incr", res->message);
-        return;
-    }
-    op_ok(w, since(w->t0), -1);
-}
-
-static void counter_op(struct worker *w)
-{
-    w->t0 = uv_hrtime();
-    int rc = baton_async_counter_incr(w->c, w->name, 1, cfg.op_timeout_ms, counter_cb, w);
-    if (rc != 0) {
-        op_fail(w, rc, "counter incr", NULL);
-    }
-}
-
-static void counter_setup(struct worker *w)
-{
-    snprintf(w->name, sizeof(w->name), "bench/counter/%s/w%03d", run_id, w->id);
-    worker_setup_done(w, 0, NULL);
-}
-
-static const struct workload workloads[] = {
-    {"lock", "lock", lock_setup, lock_op, cleanup_lease},
-    {"contended", "lock_contended", contended_setup, lock_op, cleanup_lease},
-    {"lease", "lease", no_setup, lease_op, lease_revoke_next},
-    {"keepalive", "keepalive", setup_lease, keepalive_op, cleanup_lease},
-    {"counter", "counter", counter_setup, counter_op, no_cleanup},
-};
-
 /* ---- threads ------------------------------------------------------------------------ */
 
 static void wake_cb(uv_async_t *h)
@@ -525,15 +194,15 @@ static void *thread_main(void *arg)
     struct loop_thread *t = arg;
     struct baton_options opt;
     baton_options_init(&opt);
-    opt.timeout_ms = cfg.op_timeout_ms;
+    opt.timeout_ms = bench_cfg.op_timeout_ms;
     t->open = t->n;
     for (int i = 0; i < t->n; i++) {
         struct worker *w = &t->workers[i];
         uv_timer_init(&t->loop, &w->retry);
         w->retry.data = w;
-        int rc = baton_async_new(&t->loop, cfg.endpoints, &opt, &w->c);
+        int rc = baton_async_new(&t->loop, bench_cfg.endpoints, &opt, &w->c);
         if (rc != 0) {
-            fprintf(stderr, "lockbench: client for %s: %s\n", cfg.endpoints, baton_strerror(rc));
+            fprintf(stderr, "lockbench: client for %s: %s\n", bench_cfg.endpoints, baton_strerror(rc));
             exit(1);
         }
     }
@@ -598,7 +267,7 @@ static void report(const struct workload *wl, struct worker *ws, double elapsed_
 {
     struct samples all = {0}, all2 = {0};
     long errs = 0;
-    for (int i = 0; i < cfg.workers; i++) {
+    for (int i = 0; i < bench_cfg.workers; i++) {
         merge(&all, &ws[i].lat);
         merge(&all2, &ws[i].lat2);
         errs += ws[i].errs;
@@ -607,7 +276,7 @@ static void report(const struct workload *wl, struct worker *ws, double elapsed_
     qsort(all2.v, all2.n, sizeof(*all2.v), cmp_i64);
     printf("%s %s C=%d ops_per_s=%.1f p50_ms=%.3f p99_ms=%.3f mean_ms=%.3f n=%zu errors=%ld "
            "window_s=%.2f",
-           cfg.label, wl->line, cfg.workers, (double)all.n / elapsed_s, pct_ms(&all, 0.50),
+           bench_cfg.label, wl->line, bench_cfg.workers, (double)all.n / elapsed_s, pct_ms(&all, 0.50),
            pct_ms(&all, 0.99), mean_ms(&all), all.n, errs, elapsed_s);
     if (all2.n > 0) {
         printf(" cycle_p50_ms=%.3f cycle_p99_ms=%.3f", pct_ms(&all2, 0.50), pct_ms(&all2, 0.99));
@@ -638,17 +307,17 @@ static void wait_setups(int want)
 /* Runs one test: set up every worker, warm up, measure, drain, clean up, report. */
 static void run(const struct workload *wl)
 {
-    int nt = cfg.threads < cfg.workers ? cfg.threads : cfg.workers;
-    struct worker *ws = calloc((size_t)cfg.workers, sizeof(*ws));
+    int nt = bench_cfg.threads < bench_cfg.workers ? bench_cfg.threads : bench_cfg.workers;
+    struct worker *ws = calloc((size_t)bench_cfg.workers, sizeof(*ws));
     struct loop_thread *ts = calloc((size_t)nt, sizeof(*ts));
     if (ws == NULL || ts == NULL) {
-        die_nomem();
+        bench_die_nomem();
     }
-    atomic_store(&phase, PHASE_SETUP);
+    atomic_store(&bench_phase, PHASE_SETUP);
     setups_reported = setups_failed = 0;
     for (int k = 0, first = 0; k < nt; k++) {
         struct loop_thread *t = &ts[k];
-        t->n = cfg.workers / nt + (k < cfg.workers % nt);
+        t->n = bench_cfg.workers / nt + (k < bench_cfg.workers % nt);
         t->workers = &ws[first];
         for (int i = 0; i < t->n; i++) {
             ws[first + i] = (struct worker){.t = t, .wl = wl, .id = first + i};
@@ -664,18 +333,18 @@ static void run(const struct workload *wl)
             exit(1);
         }
     }
-    wait_setups(cfg.workers);
+    wait_setups(bench_cfg.workers);
 
     uint64_t start = mono_ns();
-    atomic_store(&phase, PHASE_WARM);
+    atomic_store(&bench_phase, PHASE_WARM);
     for (int k = 0; k < nt; k++) {
         uv_async_send(&ts[k].wake);
     }
-    sleep_until_ns(start + cfg.warm_ms * 1000000u);
+    sleep_until_ns(start + bench_cfg.warm_ms * 1000000u);
     uint64_t t0 = mono_ns();
-    atomic_store(&phase, PHASE_MEASURE);
-    sleep_until_ns(t0 + cfg.dur_ms * 1000000u);
-    atomic_store(&phase, PHASE_STOP);
+    atomic_store(&bench_phase, PHASE_MEASURE);
+    sleep_until_ns(t0 + bench_cfg.dur_ms * 1000000u);
+    atomic_store(&bench_phase, PHASE_STOP);
     double elapsed_s = (double)(mono_ns() - t0) / 1e9;
 
     uint64_t drained = 0, cleaned = 0, stop = uv_hrtime();
@@ -685,10 +354,10 @@ static void run(const struct workload *wl)
         cleaned = ts[k].cleaned_ns > cleaned ? ts[k].cleaned_ns : cleaned;
     }
     report(wl, ws, elapsed_s);
-    fprintf(stderr, "# %s C=%d drain took %.2fs, cleanup took %.2fs\n", wl->line, cfg.workers,
+    fprintf(stderr, "# %s C=%d drain took %.2fs, cleanup took %.2fs\n", wl->line, bench_cfg.workers,
             drained > stop ? (double)(drained - stop) / 1e9 : 0.0,
             (double)(cleaned - drained) / 1e9);
-    for (int i = 0; i < cfg.workers; i++) {
+    for (int i = 0; i < bench_cfg.workers; i++) {
         free(ws[i].lat.v);
         free(ws[i].lat2.v);
         free(ws[i].leases);
@@ -762,20 +431,20 @@ static void parse_args(int argc, char **argv)
     int ch;
     while ((ch = getopt_long_only(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
-        case 'c': cfg.workers = int_arg("-c", optarg, 1, 4096); break;
-        case 'd': cfg.dur_ms = duration_arg("-d", optarg); break;
-        case 'w': cfg.warm_ms = duration_arg("-warmup", optarg); break;
-        case 'e': cfg.endpoints = optarg; break;
-        case 't': cfg.tests = optarg; break;
-        case 'l': cfg.label = optarg; break;
-        case 'T': cfg.ttl_ms = 1000u * (uint64_t)int_arg("-ttl", optarg, 1, 86400); break;
-        case 'o': cfg.op_timeout_ms = duration_arg("-optimeout", optarg); break;
-        case 'j': cfg.threads = int_arg("-threads", optarg, 1, 256); break;
+        case 'c': bench_cfg.workers = int_arg("-c", optarg, 1, 4096); break;
+        case 'd': bench_cfg.dur_ms = duration_arg("-d", optarg); break;
+        case 'w': bench_cfg.warm_ms = duration_arg("-warmup", optarg); break;
+        case 'e': bench_cfg.endpoints = optarg; break;
+        case 't': bench_cfg.tests = optarg; break;
+        case 'l': bench_cfg.label = optarg; break;
+        case 'T': bench_cfg.ttl_ms = 1000u * (uint64_t)int_arg("-ttl", optarg, 1, 86400); break;
+        case 'o': bench_cfg.op_timeout_ms = duration_arg("-optimeout", optarg); break;
+        case 'j': bench_cfg.threads = int_arg("-threads", optarg, 1, 256); break;
         case 'h': usage(0); break;
         default: usage(2);
         }
     }
-    if (optind != argc || cfg.dur_ms == 0 || cfg.op_timeout_ms == 0) {
+    if (optind != argc || bench_cfg.dur_ms == 0 || bench_cfg.op_timeout_ms == 0) {
         usage(2);
     }
 }
@@ -785,11 +454,11 @@ static void ping_cluster(void)
 {
     struct baton *b;
     struct baton_lease lease;
-    int rc = baton_open(cfg.endpoints, NULL, &b);
+    int rc = baton_open(bench_cfg.endpoints, NULL, &b);
     if (rc == 0) {
-        rc = baton_lease_grant(b, cfg.ttl_ms, cfg.op_timeout_ms, &lease);
+        rc = baton_lease_grant(b, bench_cfg.ttl_ms, bench_cfg.op_timeout_ms, &lease);
         if (rc == 0) {
-            rc = baton_lease_revoke(b, lease.id, cfg.op_timeout_ms);
+            rc = baton_lease_revoke(b, lease.id, bench_cfg.op_timeout_ms);
         }
         baton_close(b);
     }
@@ -801,9 +470,9 @@ static void ping_cluster(void)
 
 static const struct workload *find_workload(const char *name)
 {
-    for (size_t i = 0; i < sizeof(workloads) / sizeof(workloads[0]); i++) {
-        if (strcmp(workloads[i].name, name) == 0) {
-            return &workloads[i];
+    for (size_t i = 0; i < bench_n_workloads; i++) {
+        if (strcmp(bench_workloads[i].name, name) == 0) {
+            return &bench_workloads[i];
         }
     }
     return NULL;
@@ -814,11 +483,11 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     parse_args(argc, argv);
     ping_cluster();
-    snprintf(run_id, sizeof(run_id), "%llu", (unsigned long long)uv_hrtime());
+    snprintf(bench_run_id, sizeof(bench_run_id), "%llu", (unsigned long long)uv_hrtime());
 
-    char *tests = strdup(cfg.tests);
+    char *tests = strdup(bench_cfg.tests);
     if (tests == NULL) {
-        die_nomem();
+        bench_die_nomem();
     }
     for (char *save, *tok = strtok_r(tests, ",", &save); tok != NULL;
          tok = strtok_r(NULL, ",", &save)) {
@@ -830,7 +499,7 @@ int main(int argc, char **argv)
             printf("# %s put C=%d: not run: baton has no key/value store; the counter line "
                    "(G-Counter increment, fsync'd on one node, gossiped, no Raft round) is its "
                    "cheapest durable write, not a replicated put\n",
-                   cfg.label, cfg.workers);
+                   bench_cfg.label, bench_cfg.workers);
             fflush(stdout);
             t = "counter";
         }
