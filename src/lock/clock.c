@@ -169,6 +169,18 @@ int lock_clock_remaining(const struct lock_clock *c, uint64_t lease, uint64_t no
     return 0;
 }
 
+void lock_clock_list_remaining(const struct lock_clock *c, struct lease_list *l, uint64_t now)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        const struct lock_clock_item *it = &c->v[i];
+        struct lease_entry *e = it->kind == LOCK_CLOCK_LEASE ? lease_list_find(l, it->lease) : NULL;
+        if (e != NULL) {
+            e->remaining_ms = it->deadline > now ? it->deadline - now : 0;
+            e->clocked = true;
+        }
+    }
+}
+
 static void to_cmd(const struct lock_clock_item *it, struct lock_cmd *cmd)
 {
     memset(cmd, 0, sizeof(*cmd));

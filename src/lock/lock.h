@@ -319,6 +319,41 @@ int lock_walk(const struct lock_sm *sm, lock_walk_cb cb, void *arg);
 int lock_delay_walk(const struct lock_sm *sm, lock_walk_cb cb, void *arg); /* delayed only */
 int lock_waiter_walk(const struct lock_sm *sm, lock_waiter_walk_cb cb, void *arg);
 
+/* A listing of every live lease with the locks it holds and waits for (for
+ * "lease list"). Names point into the state machine: valid until the next call
+ * that changes it. remaining_ms and clocked belong to the leader's clocks, not
+ * to the state: lease_list_read() leaves them 0/false and
+ * lock_clock_list_remaining() (clock.h) fills them in. */
+struct lease_entry {
+    uint64_t id;
+    uint64_t ttl_ms;
+    uint64_t remaining_ms; /* the leader's estimate, when clocked */
+    bool clocked;          /* remaining_ms comes from a running clock */
+    size_t n_held;
+    const char **held;     /* the locks it holds, by lock creation index */
+    size_t n_waits;
+    const char **waits;    /* the locks it queues for, by lock creation index */
+};
+
+struct lease_list {
+    struct lease_entry *v; /* by lease id */
+    size_t n;
+    /* private */
+    const char **names;    /* backs every entry's held and waits */
+    size_t n_names;
+};
+
+/* Fills l (caller-allocated; its old contents are overwritten, not freed) with
+ * every live lease in id order, in O(leases + locks + waits). Order depends only
+ * on the state, so every node lists the same state the same way.
+ *   BATON_ENOMEM  (l is then empty) */
+int lease_list_read(const struct lock_sm *sm, struct lease_list *l)
+    __attribute__((warn_unused_result));
+/* The entry of lease id in l, or NULL (binary search). */
+struct lease_entry *lease_list_find(const struct lease_list *l, uint64_t id);
+/* Frees what lease_list_read() allocated and empties l. */
+void lease_list_close(struct lease_list *l);
+
 /* ---- Snapshots ---- */
 
 /* Serializes the state into a malloc'd buffer (*data, caller frees with

@@ -432,6 +432,16 @@ uint64_t raft_last_term(const struct raft *r) { return raft_log_last_term(&r->lo
 uint64_t raft_snapshot_index(const struct raft *r) { return r->log.snap_index; }
 const struct raft_conf *raft_conf(const struct raft *r) { return &r->conf; }
 
+int raft_conf_committed(const struct raft *r, struct raft_conf *conf)
+{
+    /* conf_index 0: the configuration came with the snapshot, so it is committed. */
+    if (r->conf_index <= r->commit) {
+        *conf = r->conf;
+        return 0;
+    }
+    return raft_conf_at(r, r->commit, conf);
+}
+
 uint64_t raft_term_at(const struct raft *r, uint64_t index)
 {
     return raft_log_term_at(&r->log, index);

@@ -339,6 +339,13 @@ uint64_t raft_term_at(const struct raft *r, uint64_t index);
 const struct raft_entry *raft_entry_at(const struct raft *r, uint64_t index);
 /* The configuration in effect (the latest in the log, committed or not). */
 const struct raft_conf *raft_conf(const struct raft *r);
+/* The latest committed configuration (Raft dissertation §4.1: a server uses the
+ * latest configuration in its log, committed or not; this is the last one at or
+ * below the commit index, what a leader can vouch for). Copied into *conf.
+ * BATON_EMALFORMED only if the log holds a configuration entry that does not
+ * decode (the core never writes one). */
+int raft_conf_committed(const struct raft *r, struct raft_conf *conf)
+    __attribute__((warn_unused_result));
 /* True while a leader has heard from a quorum within the last election timeout,
  * i.e. no other leader can have been elected meanwhile (check-quorum lease). */
 bool raft_leader_lease_valid(const struct raft *r);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lock/clock.h"
 #include "lock/lock.h"
 
 /* ck_assert() reports each passing check to the runner through a pipe, far
@@ -623,6 +624,134 @@ START_TEST(test_walks)
 }
 END_TEST
 
+/* ---- The lease listing ------------------------------------------------------ */
+
+/* A listing as one line: "id:ttl:held names/waited names;" per lease, and with
+ * remaining time "id=ms" (or "id=-" when not clocked) when clocks is set. */
+static const char *listing_of(const struct lease_list *l, bool clocks)
+{
+    static char out[2048];
+    out[0] = '\0';
+    for (size_t i = 0; i < l->n; i++) {
+        const struct lease_entry *e = &l->v[i];
+        size_t len = strlen(out);
+        if (clocks) {
+            if (e->clocked) {
+                snprintf(out + len, sizeof(out) - len, "%" PRIu64 "=%" PRIu64 ";", e->id,
+                         e->remaining_ms);
+            } else {
+                snprintf(out + len, sizeof(out) - len, "%" PRIu64 "=-;", e->id);
+            }
+            continue;
+        }
+        snprintf(out + len, sizeof(out) - len, "%" PRIu64 ":%" PRIu64 ":", e->id, e->ttl_ms);
+        for (size_t k = 0; k < e->n_held; k++) {
+            len = strlen(out);
+            snprintf(out + len, sizeof(out) - len, "%s%s", k ? "," : "", e->held[k]);
+        }
+        len = strlen(out);
+        snprintf(out + len, sizeof(out) - len, "/");
+        for (size_t k = 0; k < e->n_waits; k++) {
+            len = strlen(out);
+            snprintf(out + len, sizeof(out) - len, "%s%s", k ? "," : "", e->waits[k]);
+        }
+        len = strlen(out);
+        snprintf(out + len, sizeof(out) - len, ";");
+    }
+    return out;
+}
+
+static const char *list_now(struct lock_sm *from)
+{
+    struct lease_list l;
+    ck_assert_int_eq(lease_list_read(from, &l), 0);
+    const char *out = listing_of(&l, false);
+    lease_list_close(&l);
+    return out;
+}
+
+START_TEST(test_lease_list)
+{
+    ck_assert_str_eq(list_now(sm), "");
+    uint64_t a = grant(5000), b = grant(6000), c = grant(7000);
+    ck_assert_uint_eq(a, 101);
+    ck_assert_str_eq(list_now(sm), "101:5000:/;102:6000:/;103:7000:/;");
+    /* Names come in lock creation order (Z before A), not name or grant order. */
+    ck_assert_int_eq(acquire("Z", a, 0, 0), 0);
+    ck_assert_int_eq(acquire("A", b, 0, 0), 0);
+    ck_assert_int_eq(acquire("M", a, 0, 0), 0);
+    ck_assert_int_eq(acquire("A", a, 1000, 0), 0);
+    ck_assert_int_eq(acquire("Z", c, 1000, 0), 0);
+    ck_assert_int_eq(acquire("A", c, 1000, 0), 0);
+    ck_assert_str_eq(list_now(sm), "101:5000:Z,M/A;102:6000:A/;103:7000:/Z,A;");
+
+    /* A restored state lists the same way. */
+    void *p;
+    size_t n;
+    snapshot(&p, &n);
+    struct lock_sm *copy = lock_sm_new();
+    ck_assert_ptr_nonnull(copy);
+    ck_assert_int_eq(lock_sm_restore(copy, p, n, idx), 0);
+    free(p);
+    ck_assert_str_eq(list_now(copy), "101:5000:Z,M/A;102:6000:A/;103:7000:/Z,A;");
+    lock_sm_free(copy);
+
+    /* The end of a lease takes it off the list and hands its locks on. */
+    ck_assert_int_eq(lease_cmd(LOCK_CMD_LEASE_REVOKE, b), 0); /* A goes to a */
+    ck_assert_str_eq(list_now(sm), "101:5000:Z,A,M/;103:7000:/Z,A;");
+    ck_assert_int_eq(lease_cmd(LOCK_CMD_LEASE_EXPIRE, a), 0); /* Z and A go to c */
+    ck_assert_str_eq(list_now(sm), "103:7000:Z,A/;");
+
+    struct lease_list l;
+    ck_assert_int_eq(lease_list_read(sm, &l), 0);
+    ck_assert_ptr_nonnull(lease_list_find(&l, c));
+    ck_assert_ptr_null(lease_list_find(&l, a));
+    ck_assert_ptr_null(lease_list_find(&l, 0));
+    ck_assert(!l.v[0].clocked);
+    ck_assert_uint_eq(l.v[0].remaining_ms, 0);
+    lease_list_close(&l);
+    ck_assert_ptr_null(l.v);
+    ck_assert_uint_eq(l.n, 0);
+    lease_list_close(&l); /* twice is harmless */
+}
+END_TEST
+
+/* The leader's remaining time per lease: TTL + the failover grace after a start,
+ * then counted down, moved by keepalives, 0 once run out; a lease the clocks do
+ * not know (here: granted while they were cleared) is not clocked. */
+START_TEST(test_lease_list_remaining)
+{
+    uint64_t a = grant(5000), b = grant(8000);
+    struct lock_clock clk;
+    lock_clock_init(&clk, 500);
+    ck_assert_int_eq(lock_clock_start(&clk, sm, 1000, 500), 0);
+    struct lease_list l;
+    ck_assert_int_eq(lease_list_read(sm, &l), 0);
+    lock_clock_list_remaining(&clk, &l, 1000);
+    ck_assert_str_eq(listing_of(&l, true), "101=5500;102=8500;");
+    lock_clock_list_remaining(&clk, &l, 3000);
+    ck_assert_str_eq(listing_of(&l, true), "101=3500;102=6500;");
+    uint64_t ttl;
+    ck_assert_int_eq(lock_clock_keepalive(&clk, a, 3000, &ttl), 0); /* 3000 + 5000 */
+    ck_assert_int_eq(lock_clock_keepalive(&clk, b, 3000, &ttl), 0); /* 3000 + 8000 */
+    lock_clock_list_remaining(&clk, &l, 4000);
+    ck_assert_str_eq(listing_of(&l, true), "101=4000;102=7000;");
+    lock_clock_list_remaining(&clk, &l, 9000);
+    ck_assert_str_eq(listing_of(&l, true), "101=0;102=2000;");
+    lease_list_close(&l);
+
+    lock_clock_clear(&clk);
+    uint64_t c = grant(4000);
+    ck_assert_int_eq(lock_clock_event(&clk, &ev.v[0], 9000), 0); /* c's grant only */
+    ck_assert_int_eq(lease_list_read(sm, &l), 0);
+    lock_clock_list_remaining(&clk, &l, 9500);
+    ck_assert_uint_eq(c, 103);
+    ck_assert_str_eq(listing_of(&l, true), "101=-;102=-;103=3500;");
+    lease_list_close(&l);
+    lock_clock_close(&clk);
+}
+END_TEST
+
 /* ---- Bad input -------------------------------------------------------------- */
 
 START_TEST(test_unknown_lease)
@@ -801,6 +930,8 @@ static Suite *lock_suite(void)
     tcase_add_test(reads, test_check);
     tcase_add_test(reads, test_inspect_free_and_bad_names);
     tcase_add_test(reads, test_walks);
+    tcase_add_test(reads, test_lease_list);
+    tcase_add_test(reads, test_lease_list_remaining);
     suite_add_tcase(s, reads);
 
     TCase *bad = tcase_create("bad_input");

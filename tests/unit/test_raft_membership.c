@@ -282,6 +282,50 @@ START_TEST(test_add_voter_after_compaction)
 }
 END_TEST
 
+/* raft_conf_committed: the latest configuration at or below the commit index,
+ * while raft_conf already shows an uncommitted change; the same after the change
+ * commits, and after a compaction has taken the configuration entry away. */
+START_TEST(test_conf_committed)
+{
+    struct fx f;
+    fx_init(&f, 3, NULL);
+    fx_elect(&f, 1);
+    struct raft_conf c;
+    ck_assert_int_eq(raft_conf_committed(fx_raft(&f, 1), &c), 0);
+    ck_assert_uint_eq(c.n, 3);
+
+    fx_add_joining(&f, 4, NULL);
+    fx_cut(&f, 1, 2);
+    fx_cut(&f, 1, 3);
+    uint64_t idx;
+    ck_assert_int_eq(raft_change(fx_raft(&f, 1), RAFT_CHANGE_ADD_LEARNER, 4, "n4", &idx), 0);
+    fx_pump(&f, 1);
+    fx_run(&f, 3 * HB);
+    ck_assert_uint_lt(raft_commit(fx_raft(&f, 1)), idx);
+    ck_assert_ptr_nonnull(member(&f, 1, 4));
+    ck_assert_int_eq(raft_conf_committed(fx_raft(&f, 1), &c), 0);
+    ck_assert_uint_eq(c.n, 3);
+    ck_assert_ptr_null(raft_conf_get(&c, 4));
+
+    fx_heal(&f);
+    run_until_idle(&f);
+    ck_assert_uint_ge(raft_commit(fx_raft(&f, 1)), idx);
+    ck_assert_int_eq(raft_conf_committed(fx_raft(&f, 1), &c), 0);
+    ck_assert_uint_eq(c.n, 4);
+    ck_assert_int_eq(raft_conf_get(&c, 4)->role, RAFT_LEARNER);
+    ck_assert_str_eq(raft_conf_get(&c, 4)->addr, "n4");
+
+    for (int i = 0; i < 4; i++)
+        fx_propose(&f, 1, "x");
+    fx_settle(&f);
+    uint64_t last = raft_commit(fx_raft(&f, 1));
+    fx_compact(&f, 1, last, 0);
+    ck_assert_int_eq(raft_conf_committed(fx_raft(&f, 1), &c), 0);
+    ck_assert_uint_eq(c.n, 4);
+    fx_destroy(&f);
+}
+END_TEST
+
 int main(void)
 {
     const struct fx_case cases[] = {
@@ -292,6 +336,7 @@ int main(void)
         {"removed_never_campaigns", test_removed_never_campaigns, 0},
         {"remove_leader", test_remove_leader, 0},
         {"add_voter_after_compaction", test_add_voter_after_compaction, 0},
+        {"conf_committed", test_conf_committed, 0},
     };
     return fx_main("raft_membership", cases, sizeof(cases) / sizeof(cases[0]));
 }
