@@ -163,6 +163,8 @@ static void handle_request(struct node_client *c, const Baton__ClientRequest *re
     case BATON__CLIENT_REQUEST__OP_LOCK_RELEASE:
     case BATON__CLIENT_REQUEST__OP_LOCK_INSPECT:
     case BATON__CLIENT_REQUEST__OP_LOCK_CHECK:
+    case BATON__CLIENT_REQUEST__OP_LEASE_LIST:
+    case BATON__CLIENT_REQUEST__OP_CLUSTER_MEMBERS:
         node_service_request(c->node, c->id, req);
         return;
     case BATON__CLIENT_REQUEST__OP_COUNTER_INCR:

@@ -205,6 +205,10 @@ void node_service_request(struct node *n, uint64_t client, const Baton__ClientRe
     case BATON__CLIENT_REQUEST__OP_LEASE_KEEPALIVE:
         keepalive(n, p, req->lease_keepalive->lease);
         return;
+    case BATON__CLIENT_REQUEST__OP_LEASE_LIST:
+    case BATON__CLIENT_REQUEST__OP_CLUSTER_MEMBERS:
+        start_read(n, p);
+        return;
     case BATON__CLIENT_REQUEST__OP_LOCK_INSPECT:
     case BATON__CLIENT_REQUEST__OP_LOCK_CHECK: {
         const char *name = req->op_case == BATON__CLIENT_REQUEST__OP_LOCK_INSPECT

@@ -61,6 +61,12 @@ void node_service_reply(struct node *n, const struct node_pending *p,
 void node_service_reply_err(struct node *n, const struct node_pending *p, int err,
                             const char *msg);
 
+/* The listing reads (service_list.c), once ReadIndex has been reached: every
+ * live lease with its locks and the leader's remaining time, and the committed
+ * configuration. Both answer NOT_LEADER if leadership was lost meanwhile. */
+void node_service_lease_list(struct node *n, const struct node_pending *p);
+void node_service_members(struct node *n, const struct node_pending *p);
+
 /* Our role changed (from node_pump). */
 void node_service_role(struct node *n, int role);
 

@@ -140,6 +140,14 @@ static void serve_read(struct node *n, struct node_pending *p)
     Baton__ClientResponse resp = BATON__CLIENT_RESPONSE__INIT;
     Baton__LockInspectResponse ins = BATON__LOCK_INSPECT_RESPONSE__INIT;
     Baton__LockCheckResponse chk = BATON__LOCK_CHECK_RESPONSE__INIT;
+    if (p->op == BATON__CLIENT_REQUEST__OP_LEASE_LIST) {
+        node_service_lease_list(n, p);
+        return;
+    }
+    if (p->op == BATON__CLIENT_REQUEST__OP_CLUSTER_MEMBERS) {
+        node_service_members(n, p);
+        return;
+    }
     if (p->op == BATON__CLIENT_REQUEST__OP_LOCK_CHECK) {
         chk.current = lock_check(n->sm.locks, p->name, p->token);
         resp.result_case = BATON__CLIENT_RESPONSE__RESULT_LOCK_CHECK;
