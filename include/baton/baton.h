@@ -37,10 +37,11 @@
  * BATON_ETIMEDOUT, which means "outcome unknown": the cluster may or may not have
  * executed it. Every retry repeats the same request id; lease_keepalive, lease_revoke,
  * lock_acquire (same lease: same token, same place in the queue), lock_release,
- * lock_inspect, lock_check and status are safe to repeat. lease_grant is not: a
- * retried grant can leave behind an extra lease nobody knows about, which simply
- * expires after its TTL. counter_incr is not either, and is never repeated once it
- * may have reached a node (see baton_async_counter_incr); counter_get is safe.
+ * lock_inspect, lock_check, lease_list, cluster_members and status are safe to
+ * repeat. lease_grant is not: a retried grant can leave behind an extra lease
+ * nobody knows about, which simply expires after its TTL. counter_incr is not
+ * either, and is never repeated once it may have reached a node (see
+ * baton_async_counter_incr); counter_get is safe.
  *
  * Errors are negative BATON_E* codes (baton/error.h); baton_strerror() describes them.
  * Errors that the cluster returns as a final answer are passed on as they are:
@@ -139,6 +140,35 @@ struct baton_lock_info {
     uint64_t *waiters;
 };
 
+/* A live lease as the leader lists it (the lease_list call). */
+struct baton_lease_entry {
+    uint64_t id;
+    uint64_t ttl_ms;       /* the TTL it was granted */
+    uint64_t remaining_ms; /* the leader's estimate of what the lease had left when
+                            * it answered: its lease clock, which each keepalive
+                            * restarts at the TTL and a failover extends; 0 once the
+                            * leader counts it run out (its expiry is on its way) */
+    size_t n_locks;
+    char **locks;          /* the locks it holds, by lock creation index */
+    size_t n_waits;
+    char **waits;          /* the locks it is queued for, by lock creation index */
+};
+
+/* A member's role in the Raft configuration: a voter counts toward quorums, a
+ * learner only receives the log. */
+enum baton_member_role {
+    BATON_MEMBER_VOTER = 1,
+    BATON_MEMBER_LEARNER = 2,
+};
+
+/* One member of the committed configuration (the cluster_members call). */
+struct baton_member {
+    uint64_t id;
+    int role;                         /* enum baton_member_role */
+    char peer_addr[BATON_ADDR_MAX];
+    char client_addr[BATON_ADDR_MAX]; /* "" if the configuration names none */
+};
+
 /* The answer to one async call; which fields are set depends on the call.
  * Borrowed: valid only during the callback (copy what you keep). */
 struct baton_result {
@@ -148,6 +178,10 @@ struct baton_result {
     struct baton_lock_info lock; /* lock_inspect */
     struct baton_status status;  /* status */
     struct baton_counter counter; /* counter_incr, counter_get */
+    struct baton_lease_entry *leases; /* lease_list: n_leases, in lease id order */
+    size_t n_leases;
+    struct baton_member *members;     /* cluster_members: n_members, in configuration order */
+    size_t n_members;
     const char *message;         /* why, on error (the cluster's or the library's); "" */
 };
 
@@ -245,6 +279,20 @@ int baton_async_lock_inspect(struct baton_async *c, const char *name, uint64_t t
 int baton_async_lock_check(struct baton_async *c, const char *name, uint64_t token,
                            uint64_t timeout_ms, baton_cb cb, void *arg)
     __attribute__((warn_unused_result));
+
+/* Lists every live lease, linearizably: the leader answers after a ReadIndex
+ * round (as for lock_inspect), with each lease's granted TTL, its own estimate of
+ * the time left, and the locks the lease holds and waits for. res->leases (with
+ * every name) is borrowed for the callback: baton_lease_list_copy keeps it. Final
+ * errors: BATON_ETOOBIG (the list does not fit in one of the cluster's frames). */
+int baton_async_lease_list(struct baton_async *c, uint64_t timeout_ms, baton_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+
+/* The committed Raft configuration, from the leader after a ReadIndex round (a
+ * follower may lag, and a change the leader has not committed yet is left out):
+ * res->members, borrowed for the callback. */
+int baton_async_cluster_members(struct baton_async *c, uint64_t timeout_ms, baton_cb cb,
+                                void *arg) __attribute__((warn_unused_result));
 
 /* Status of whichever node the client is connected to: res->status. */
 int baton_async_status(struct baton_async *c, uint64_t timeout_ms, baton_cb cb, void *arg)
@@ -373,6 +421,28 @@ int baton_counter_incr(struct baton *c, const char *name, uint64_t n, uint64_t t
  * answering node's id. */
 int baton_counter_get(struct baton *c, const char *name, uint64_t timeout_ms,
                       struct baton_counter *out) __attribute__((warn_unused_result));
+
+/* As baton_async_lease_list. leases and n are required. On 0, *leases is one
+ * malloc'd block holding n entries and all their names (NULL when n is 0), to be
+ * freed with baton_lease_list_free. */
+int baton_lease_list(struct baton *c, uint64_t timeout_ms, struct baton_lease_entry **leases,
+                     size_t *n) __attribute__((warn_unused_result));
+/* Frees what baton_lease_list or baton_lease_list_copy returned (NULL is fine).
+ * Any thread. */
+void baton_lease_list_free(struct baton_lease_entry *leases);
+/* Deep-copies n entries (borrowed; e.g. res->leases in a callback) into one
+ * malloc'd block, *out (NULL when n is 0), freed with baton_lease_list_free.
+ * BATON_EINVAL (NULL out, or NULL src with n > 0), BATON_ENOMEM. Any thread. */
+int baton_lease_list_copy(const struct baton_lease_entry *src, size_t n,
+                          struct baton_lease_entry **out) __attribute__((warn_unused_result));
+
+/* As baton_async_cluster_members. members and n are required. On 0, *members is
+ * a malloc'd array of n members (NULL when n is 0), freed with
+ * baton_cluster_members_free. */
+int baton_cluster_members(struct baton *c, uint64_t timeout_ms, struct baton_member **members,
+                          size_t *n) __attribute__((warn_unused_result));
+/* Frees what baton_cluster_members returned (NULL is fine). Any thread. */
+void baton_cluster_members_free(struct baton_member *members);
 
 /* As baton_async_lease_keep, from the library's thread; lost_cb runs there. On 0,
  * *out is owned by c until baton_keeper_stop. Errors: BATON_EINVAL,

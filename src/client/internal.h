@@ -185,6 +185,19 @@ int client_keepalive_submit(struct baton_async *c, uint64_t lease, uint64_t time
                             uint64_t attempt_ms, baton_cb cb, void *arg,
                             struct client_req **out) __attribute__((warn_unused_result));
 
+/* ---- Listings (list.c). ---- */
+
+/* Fill res->leases (views into pb, which must outlive them) or res->members (a
+ * copy) from an answer; free with client_result_clear. BATON_EMALFORMED (a lease
+ * id 0; no members, a member id 0, an unknown role, an address too long),
+ * BATON_ENOMEM. */
+int client_decode_leases(const Baton__LeaseListResponse *pb, struct baton_result *res)
+    __attribute__((warn_unused_result));
+int client_decode_members(const Baton__ClusterMembersResponse *pb, struct baton_result *res)
+    __attribute__((warn_unused_result));
+/* Frees the arrays the decoders allocated in res and empties them. */
+void client_result_clear(struct baton_result *res);
+
 /* ---- Keepers (keeper.c). ---- */
 
 struct baton_keeper {

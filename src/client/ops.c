@@ -109,6 +109,16 @@ static int decode(Baton__ClientRequest__OpCase op, const Baton__ClientResponse *
                   int64_t sent_ms, struct baton_result *res)
 {
     switch (op) {
+    case BATON__CLIENT_REQUEST__OP_LEASE_LIST:
+        if (resp->result_case != BATON__CLIENT_RESPONSE__RESULT_LEASE_LIST) {
+            return BATON_EMALFORMED;
+        }
+        return client_decode_leases(resp->lease_list, res);
+    case BATON__CLIENT_REQUEST__OP_CLUSTER_MEMBERS:
+        if (resp->result_case != BATON__CLIENT_RESPONSE__RESULT_CLUSTER_MEMBERS) {
+            return BATON_EMALFORMED;
+        }
+        return client_decode_members(resp->cluster_members, res);
     case BATON__CLIENT_REQUEST__OP_LEASE_GRANT:
     case BATON__CLIENT_REQUEST__OP_LEASE_KEEPALIVE:
         return decode_lease(resp, sent_ms, res);
@@ -135,7 +145,9 @@ static void op_done(struct baton_async *core, void *arg, int err,
     res.message = why;
     if (err == 0) {
         err = decode(oc->op, resp, sent_ms, &res);
-        if (err != 0) {
+        if (err == BATON_ENOMEM) {
+            res.message = baton_strerror(err);
+        } else if (err != 0) {
             res.message = "the cluster's answer does not fit the request";
         }
     }
@@ -143,6 +155,7 @@ static void op_done(struct baton_async *core, void *arg, int err,
     void *cb_arg = oc->arg;
     free(oc);
     cb(err, &res, cb_arg);
+    client_result_clear(&res);
 }
 
 static int submit_req(struct baton_async *c, Baton__ClientRequest *req, uint64_t timeout_ms,
@@ -291,6 +304,25 @@ int baton_async_status(struct baton_async *c, uint64_t timeout_ms, baton_cb cb, 
     Baton__StatusRequest op = BATON__STATUS_REQUEST__INIT;
     req.op_case = BATON__CLIENT_REQUEST__OP_STATUS;
     req.status = &op;
+    return submit(c, &req, timeout_ms, 0, cb, arg);
+}
+
+int baton_async_lease_list(struct baton_async *c, uint64_t timeout_ms, baton_cb cb, void *arg)
+{
+    Baton__ClientRequest req = BATON__CLIENT_REQUEST__INIT;
+    Baton__LeaseListRequest op = BATON__LEASE_LIST_REQUEST__INIT;
+    req.op_case = BATON__CLIENT_REQUEST__OP_LEASE_LIST;
+    req.lease_list = &op;
+    return submit(c, &req, timeout_ms, 0, cb, arg);
+}
+
+int baton_async_cluster_members(struct baton_async *c, uint64_t timeout_ms, baton_cb cb,
+                                void *arg)
+{
+    Baton__ClientRequest req = BATON__CLIENT_REQUEST__INIT;
+    Baton__ClusterMembersRequest op = BATON__CLUSTER_MEMBERS_REQUEST__INIT;
+    req.op_case = BATON__CLIENT_REQUEST__OP_CLUSTER_MEMBERS;
+    req.cluster_members = &op;
     return submit(c, &req, timeout_ms, 0, cb, arg);
 }
 

@@ -15,6 +15,29 @@ static void call_complete(struct baton *c, struct sync_call *call, int err)
     pthread_mutex_unlock(&c->mu);
 }
 
+/* Copies the arrays of res (borrowed) into out, whose pointers are NULL. */
+static int copy_arrays(const struct baton_result *res, struct baton_result *out)
+{
+    if (res->lock.n_waiters > 0) {
+        out->lock.waiters = malloc(res->lock.n_waiters * sizeof(uint64_t));
+        if (out->lock.waiters == NULL) {
+            return BATON_ENOMEM;
+        }
+        memcpy(out->lock.waiters, res->lock.waiters, res->lock.n_waiters * sizeof(uint64_t));
+    }
+    if (baton_lease_list_copy(res->leases, res->n_leases, &out->leases) != 0) {
+        return BATON_ENOMEM;
+    }
+    if (res->n_members > 0) {
+        out->members = malloc(res->n_members * sizeof(*res->members));
+        if (out->members == NULL) {
+            return BATON_ENOMEM;
+        }
+        memcpy(out->members, res->members, res->n_members * sizeof(*res->members));
+    }
+    return 0;
+}
+
 /* The operation's answer, on the loop thread: keep what the caller will read. */
 static void call_cb(int err, const struct baton_result *res, void *arg)
 {
@@ -22,14 +45,10 @@ static void call_cb(int err, const struct baton_result *res, void *arg)
     call->res = *res;
     call->res.message = NULL;
     call->res.lock.waiters = NULL;
-    if (err == 0 && res->lock.n_waiters > 0) {
-        call->res.lock.waiters = malloc(res->lock.n_waiters * sizeof(uint64_t));
-        if (call->res.lock.waiters == NULL) {
-            err = BATON_ENOMEM;
-        } else {
-            memcpy(call->res.lock.waiters, res->lock.waiters,
-                   res->lock.n_waiters * sizeof(uint64_t));
-        }
+    call->res.leases = NULL;
+    call->res.members = NULL;
+    if (err == 0) {
+        err = copy_arrays(res, &call->res);
     }
     call_complete(call->client, call, err);
 }
@@ -60,6 +79,10 @@ static int call_start(struct baton *c, struct sync_call *call)
         return baton_async_counter_incr(a, call->name, call->a, call->timeout_ms, call_cb, call);
     case SYNC_COUNTER_GET:
         return baton_async_counter_get(a, call->name, call->timeout_ms, call_cb, call);
+    case SYNC_LEASE_LIST:
+        return baton_async_lease_list(a, call->timeout_ms, call_cb, call);
+    case SYNC_MEMBERS:
+        return baton_async_cluster_members(a, call->timeout_ms, call_cb, call);
     default:
         return BATON_EINVAL;
     }

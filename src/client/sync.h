@@ -17,6 +17,8 @@ enum sync_op {
     SYNC_STATUS,
     SYNC_COUNTER_INCR,
     SYNC_COUNTER_GET,
+    SYNC_LEASE_LIST,
+    SYNC_MEMBERS,
     SYNC_KEEP,
     SYNC_FN
 };
@@ -41,7 +43,8 @@ struct sync_call {
     pthread_cond_t cv;
     bool done;
     int err;
-    struct baton_result res;      /* message not kept; lock.waiters malloc'd */
+    struct baton_result res;      /* message not kept; lock.waiters, leases (one
+                                   * block) and members malloc'd */
     struct baton_keeper *keeper;
 };
 

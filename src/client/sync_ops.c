@@ -148,6 +148,50 @@ int baton_counter_get(struct baton *c, const char *name, uint64_t timeout_ms,
     return rv;
 }
 
+/* Frees what call_cb copied for a call that failed. */
+static void call_free_arrays(struct sync_call *call)
+{
+    free(call->res.lock.waiters);
+    baton_lease_list_free(call->res.leases);
+    baton_cluster_members_free(call->res.members);
+}
+
+int baton_lease_list(struct baton *c, uint64_t timeout_ms, struct baton_lease_entry **leases,
+                     size_t *n)
+{
+    if (leases == NULL || n == NULL) {
+        return BATON_EINVAL;
+    }
+    struct sync_call call;
+    call_init(&call, SYNC_LEASE_LIST, timeout_ms);
+    int rv = sync_call_run(c, &call);
+    if (rv != 0) {
+        call_free_arrays(&call);
+        return rv;
+    }
+    *leases = call.res.leases; /* one block copied on the loop thread, now the caller's */
+    *n = call.res.n_leases;
+    return 0;
+}
+
+int baton_cluster_members(struct baton *c, uint64_t timeout_ms, struct baton_member **members,
+                          size_t *n)
+{
+    if (members == NULL || n == NULL) {
+        return BATON_EINVAL;
+    }
+    struct sync_call call;
+    call_init(&call, SYNC_MEMBERS, timeout_ms);
+    int rv = sync_call_run(c, &call);
+    if (rv != 0) {
+        call_free_arrays(&call);
+        return rv;
+    }
+    *members = call.res.members;
+    *n = call.res.n_members;
+    return 0;
+}
+
 int baton_lease_keep(struct baton *c, const struct baton_lease *lease, baton_lost_cb lost_cb,
                      void *arg, struct baton_keeper **out)
 {

@@ -1,4 +1,4 @@
-/* Unit tests of libbaton's pure pieces: endpoint lists, backoff with jitter, the request table. */
+/* Unit tests of libbaton's pure pieces: endpoints, backoff with jitter, the request table, listings. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +192,128 @@ START_TEST(test_table_model)
 }
 END_TEST
 
+/* ---- Listings ---- */
+
+START_TEST(test_lease_list_copy)
+{
+    char a[] = "a", bc[] = "b c,d", w[] = "w";
+    char *locks[] = {a, bc};
+    char *waits[] = {w};
+    struct baton_lease_entry src[3] = {
+        {.id = 7, .ttl_ms = 5000, .remaining_ms = 4000, .n_locks = 2, .locks = locks},
+        {.id = 9, .ttl_ms = 6000, .remaining_ms = 0},
+        {.id = 11, .ttl_ms = 7000, .remaining_ms = 6999, .n_waits = 1, .waits = waits},
+    };
+    struct baton_lease_entry *out = (void *)1;
+    ck_assert_int_eq(baton_lease_list_copy(src, 3, &out), 0);
+    a[0] = 'X'; /* the copy owns its names */
+    w[0] = 'Y';
+    ck_assert_uint_eq(out[0].id, 7);
+    ck_assert_uint_eq(out[0].ttl_ms, 5000);
+    ck_assert_uint_eq(out[0].remaining_ms, 4000);
+    ck_assert_uint_eq(out[0].n_locks, 2);
+    ck_assert_str_eq(out[0].locks[0], "a");
+    ck_assert_str_eq(out[0].locks[1], "b c,d");
+    ck_assert_uint_eq(out[0].n_waits, 0);
+    ck_assert_uint_eq(out[1].id, 9);
+    ck_assert_uint_eq(out[1].n_locks + out[1].n_waits, 0);
+    ck_assert_uint_eq(out[2].n_waits, 1);
+    ck_assert_str_eq(out[2].waits[0], "w");
+    /* One block: copying the copy works the same, and one free frees all. */
+    struct baton_lease_entry *again;
+    ck_assert_int_eq(baton_lease_list_copy(out, 3, &again), 0);
+    ck_assert_str_eq(again[0].locks[1], "b c,d");
+    baton_lease_list_free(out);
+    baton_lease_list_free(again);
+
+    ck_assert_int_eq(baton_lease_list_copy(NULL, 0, &out), 0);
+    ck_assert_ptr_null(out);
+    ck_assert_int_eq(baton_lease_list_copy(NULL, 1, &out), BATON_EINVAL);
+    ck_assert_int_eq(baton_lease_list_copy(src, 1, NULL), BATON_EINVAL);
+    baton_lease_list_free(NULL);
+    baton_cluster_members_free(NULL);
+}
+END_TEST
+
+START_TEST(test_decode_leases)
+{
+    char *locks[] = {"L1", "L2"};
+    Baton__LeaseInfo e[2], *ep[2] = {&e[0], &e[1]};
+    baton__lease_info__init(&e[0]);
+    baton__lease_info__init(&e[1]);
+    e[0].lease = 3;
+    e[0].ttl_ms = 5000;
+    e[0].remaining_ms = 1234;
+    e[0].n_locks = 2;
+    e[0].locks = locks;
+    e[1].lease = 6;
+    e[1].ttl_ms = 8000;
+    e[1].n_waits = 1;
+    e[1].waits = locks;
+    Baton__LeaseListResponse pb = BATON__LEASE_LIST_RESPONSE__INIT;
+    struct baton_result res;
+    memset(&res, 0, sizeof(res));
+    ck_assert_int_eq(client_decode_leases(&pb, &res), 0); /* none */
+    ck_assert_ptr_null(res.leases);
+    ck_assert_uint_eq(res.n_leases, 0);
+    pb.n_leases = 2;
+    pb.leases = ep;
+    ck_assert_int_eq(client_decode_leases(&pb, &res), 0);
+    ck_assert_uint_eq(res.n_leases, 2);
+    ck_assert_uint_eq(res.leases[0].id, 3);
+    ck_assert_uint_eq(res.leases[0].remaining_ms, 1234);
+    ck_assert_str_eq(res.leases[0].locks[1], "L2");
+    ck_assert_uint_eq(res.leases[1].n_locks, 0);
+    ck_assert_str_eq(res.leases[1].waits[0], "L1");
+    client_result_clear(&res);
+    ck_assert_ptr_null(res.leases);
+    e[1].lease = 0;
+    ck_assert_int_eq(client_decode_leases(&pb, &res), BATON_EMALFORMED);
+    ck_assert_ptr_null(res.leases);
+}
+END_TEST
+
+START_TEST(test_decode_members)
+{
+    Baton__Member m[2], *mp[2] = {&m[0], &m[1]};
+    for (int i = 0; i < 2; i++) {
+        baton__member__init(&m[i]);
+        m[i].id = (uint64_t)i + 1;
+        m[i].role = i == 0 ? BATON_MEMBER_VOTER : BATON_MEMBER_LEARNER;
+        m[i].peer_addr = "127.0.0.1:7201";
+        m[i].client_addr = i == 0 ? "127.0.0.1:7101" : "";
+    }
+    Baton__ClusterMembersResponse pb = BATON__CLUSTER_MEMBERS_RESPONSE__INIT;
+    struct baton_result res;
+    memset(&res, 0, sizeof(res));
+    ck_assert_int_eq(client_decode_members(&pb, &res), BATON_EMALFORMED); /* empty */
+    pb.n_members = 2;
+    pb.members = mp;
+    ck_assert_int_eq(client_decode_members(&pb, &res), 0);
+    ck_assert_uint_eq(res.n_members, 2);
+    ck_assert_uint_eq(res.members[0].id, 1);
+    ck_assert_int_eq(res.members[0].role, BATON_MEMBER_VOTER);
+    ck_assert_str_eq(res.members[0].client_addr, "127.0.0.1:7101");
+    ck_assert_int_eq(res.members[1].role, BATON_MEMBER_LEARNER);
+    ck_assert_str_eq(res.members[1].peer_addr, "127.0.0.1:7201");
+    ck_assert_str_eq(res.members[1].client_addr, "");
+    client_result_clear(&res);
+
+    m[1].role = 3;
+    ck_assert_int_eq(client_decode_members(&pb, &res), BATON_EMALFORMED);
+    m[1].role = BATON_MEMBER_LEARNER;
+    m[1].id = 0;
+    ck_assert_int_eq(client_decode_members(&pb, &res), BATON_EMALFORMED);
+    m[1].id = 2;
+    char long_addr[BATON_ADDR_MAX + 1];
+    memset(long_addr, 'x', BATON_ADDR_MAX);
+    long_addr[BATON_ADDR_MAX] = '\0';
+    m[1].peer_addr = long_addr;
+    ck_assert_int_eq(client_decode_members(&pb, &res), BATON_EMALFORMED);
+    ck_assert_ptr_null(res.members);
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
@@ -210,6 +332,11 @@ static Suite *client_suite(void)
     tcase_add_test(tb, test_table_basic);
     tcase_add_test(tb, test_table_model);
     suite_add_tcase(s, tb);
+    TCase *li = tcase_create("listings");
+    tcase_add_test(li, test_lease_list_copy);
+    tcase_add_test(li, test_decode_leases);
+    tcase_add_test(li, test_decode_members);
+    suite_add_tcase(s, li);
     return s;
 }
 
