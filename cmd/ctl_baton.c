@@ -89,7 +89,32 @@ void ctl_answer_init(struct ctl_answer *a)
 void ctl_answer_clear(struct ctl_answer *a)
 {
     free(a->res.lock.waiters);
+    baton_lease_list_free(a->res.leases);
+    baton_cluster_members_free(a->res.members);
     ctl_answer_init(a);
+}
+
+/* Copies the arrays of res (borrowed, valid only in the callback) into a. */
+static int keep_arrays(struct ctl_answer *a, const struct baton_result *res)
+{
+    if (res->lock.n_waiters > 0) {
+        a->res.lock.waiters = malloc(res->lock.n_waiters * sizeof(uint64_t));
+        if (a->res.lock.waiters == NULL) {
+            return BATON_ENOMEM;
+        }
+        memcpy(a->res.lock.waiters, res->lock.waiters, res->lock.n_waiters * sizeof(uint64_t));
+    }
+    if (baton_lease_list_copy(res->leases, res->n_leases, &a->res.leases) != 0) {
+        return BATON_ENOMEM;
+    }
+    if (res->n_members > 0) {
+        a->res.members = malloc(res->n_members * sizeof(*res->members));
+        if (a->res.members == NULL) {
+            return BATON_ENOMEM;
+        }
+        memcpy(a->res.members, res->members, res->n_members * sizeof(*res->members));
+    }
+    return 0;
 }
 
 void ctl_answer_cb(int err, const struct baton_result *res, void *arg)
@@ -101,15 +126,11 @@ void ctl_answer_cb(int err, const struct baton_result *res, void *arg)
     snprintf(a->msg, sizeof(a->msg), "%s", res->message ? res->message : "");
     a->res.message = a->msg;
     a->res.lock.waiters = NULL;
-    if (err == 0 && res->lock.n_waiters > 0) {
-        a->res.lock.waiters = malloc(res->lock.n_waiters * sizeof(uint64_t));
-        if (a->res.lock.waiters == NULL) {
-            a->err = BATON_ENOMEM;
-            a->res.lock.n_waiters = 0;
-        } else {
-            memcpy(a->res.lock.waiters, res->lock.waiters,
-                   res->lock.n_waiters * sizeof(uint64_t));
-        }
+    a->res.leases = NULL;
+    a->res.members = NULL;
+    if (err == 0 && keep_arrays(a, res) != 0) {
+        a->err = BATON_ENOMEM;
+        snprintf(a->msg, sizeof(a->msg), "%s", baton_strerror(BATON_ENOMEM));
     }
 }
 

@@ -21,8 +21,8 @@ struct ctl_baton {
     struct baton_async *client;
 };
 
-/* The answer to one call, copied out of its callback: lock.waiters is malloc'd
- * (free with ctl_answer_clear), message is kept in msg. */
+/* The answer to one call, copied out of its callback: lock.waiters, leases and
+ * members are malloc'd (free with ctl_answer_clear), message is kept in msg. */
 struct ctl_answer {
     bool done;
     int err;
@@ -108,8 +108,9 @@ int ctl_args(const struct ctl_ctx *ctx, int argc, char **argv, const struct ctl_
 /* Parses a decimal uint64 in [min, max] ("0x", signs and trailing junk refused). */
 bool ctl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
-/* lease grant | keepalive | revoke (ctl_lease.c). */
+/* lease grant | keepalive | revoke | list (ctl_lease.c). */
 int ctl_lease_grant(struct ctl_ctx *ctx, int argc, char **argv);
+int ctl_lease_list(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_lease_keepalive(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_lease_revoke(struct ctl_ctx *ctx, int argc, char **argv);
 

@@ -1,9 +1,10 @@
-/* batonctl cluster status|health|members: every endpoint's own view of the cluster. */
+/* batonctl cluster status|health (each endpoint's own view) and members (the leader's, committed). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "baton/error.h"
 #include "ctl.h"
+#include "ctl_baton.h"
 #include "ctl_json.h"
 
 /* Every endpoint's answer to one StatusRequest, asked concurrently. */
@@ -241,77 +242,62 @@ int ctl_cluster_health(struct ctl_ctx *ctx, int argc, char **argv)
     return per_node_command(ctx, argc, argv, json_health_node, print_health_node);
 }
 
-/* The answer whose membership view to show: the leader's if one answered, since
- * a lagging follower may not have applied the latest change yet. */
-static const struct ctl_call *members_source(const struct status_round *r)
+static int start_members(struct baton_async *c, uint64_t timeout_ms, const void *args,
+                         struct ctl_answer *a)
 {
-    const struct ctl_call *first = NULL;
-    for (size_t i = 0; i < r->n; i++) {
-        const Baton__StatusResponse *s = call_status(&r->calls[i]);
-        if (s == NULL) {
-            continue;
-        }
-        if (s->role != NULL && strcmp(s->role, "leader") == 0) {
-            return &r->calls[i];
-        }
-        if (first == NULL) {
-            first = &r->calls[i];
-        }
+    return baton_async_cluster_members(c, timeout_ms, ctl_answer_cb, a);
+}
+
+static const char *member_role(int role)
+{
+    return role == BATON_MEMBER_VOTER ? "voter" : "learner";
+}
+
+/* The committed configuration, asked of the leader (libbaton follows NOT_LEADER
+ * answers there): a follower's own view may lag behind a change, and the leader's
+ * latest one may not be committed yet. One line per member, or {"members":[...]}. */
+int ctl_cluster_members(struct ctl_ctx *ctx, int argc, char **argv)
+{
+    char *pos[1];
+    int n_pos;
+    struct ctl_answer a;
+    int rv = ctl_args(ctx, argc, argv, NULL, 0, pos, 0, 0, &n_pos, NULL);
+    if (rv == 0) {
+        rv = ctl_baton_call(ctx, start_members, NULL, &a, NULL, "cluster members");
     }
-    return first;
-}
-
-static const char *member_role(uint32_t role)
-{
-    return role == 1 ? "voter" : role == 2 ? "learner" : "unknown";
-}
-
-static void print_members(const struct ctl_ctx *ctx, const struct ctl_call *c)
-{
-    const Baton__StatusResponse *s = call_status(c);
+    if (rv != 0) {
+        return rv;
+    }
     struct ctl_json j;
     ctl_json_init(&j, stdout);
     if (ctx->json) {
         ctl_json_obj_begin(&j, NULL);
-        ctl_json_u64(&j, "from", s->id);
-        ctl_json_str(&j, "endpoint", c->endpoint);
         ctl_json_arr_begin(&j, "members");
     }
-    for (size_t i = 0; i < s->n_members; i++) {
-        const Baton__Server *m = s->members[i];
+    for (size_t i = 0; i < a.res.n_members; i++) {
+        const struct baton_member *m = &a.res.members[i];
         if (ctx->json) {
             ctl_json_obj_begin(&j, NULL);
             ctl_json_u64(&j, "id", m->id);
+            ctl_json_str(&j, "peer", m->peer_addr);
+            ctl_json_str(&j, "client", m->client_addr);
             ctl_json_str(&j, "role", member_role(m->role));
-            ctl_json_str(&j, "addr", m->addr);
             ctl_json_obj_end(&j);
         } else {
-            printf("id=%llu role=%s ", (unsigned long long)m->id, member_role(m->role));
-            ctl_print_kv(stdout, "addr", m->addr);
-            fputc('\n', stdout);
+            printf("id=%llu ", (unsigned long long)m->id);
+            ctl_print_kv(stdout, "peer", m->peer_addr);
+            fputc(' ', stdout);
+            ctl_print_kv(stdout, "client", m->client_addr);
+            printf(" role=%s\n", member_role(m->role));
         }
     }
     if (ctx->json) {
         ctl_json_arr_end(&j);
         ctl_json_obj_end(&j);
         ctl_json_finish(&j);
+    } else {
+        fflush(stdout);
     }
-}
-
-int ctl_cluster_members(struct ctl_ctx *ctx, int argc, char **argv)
-{
-    if (argc > 0) {
-        return ctl_usage_error(ctx, "unexpected argument '%s'", argv[0]);
-    }
-    struct status_round r;
-    if (status_round_run(ctx, &r) != 0) {
-        return CTL_EXIT_UNAVAILABLE;
-    }
-    const struct ctl_call *src = members_source(&r);
-    if (src != NULL) {
-        print_members(ctx, src);
-    }
-    int code = round_exit(&r);
-    status_round_close(&r);
-    return code;
+    ctl_answer_clear(&a);
+    return CTL_EXIT_OK;
 }

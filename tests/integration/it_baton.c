@@ -1,4 +1,4 @@
-/* it_baton: libbaton driver of the integration tests: lock holders, counter load. */
+/* it_baton: libbaton driver of the integration tests: lock holders, counter load, listings. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -17,6 +17,7 @@ static const char usage[] =
     "       it_baton incr ENDPOINTS NAME COUNT [DISTINCT]\n"
     "       it_baton converge ENDPOINTS NAME TARGET TIMEOUT_MS\n"
     "       it_baton status ENDPOINT\n"
+    "       it_baton listing ENDPOINTS\n"
     "\n"
     "now       CLOCK_MONOTONIC in nanoseconds\n"
     "mutex     THREADS threads, each with its own blocking client, take LOCK in turn\n"
@@ -30,7 +31,10 @@ static const char usage[] =
     "          and exits 1 unless every increment was acknowledged\n"
     "converge  asks every endpoint (pinned) for NAME until all report TARGET; prints\n"
     "          converged_ms=T, or the values seen and exit 1 after TIMEOUT_MS\n"
-    "status    counters= gossip_bytes_sent= of one node\n";
+    "status    counters= gossip_bytes_sent= of one node\n"
+    "listing   the blocking baton_lease_list and baton_cluster_members: one line per\n"
+    "          lease (lease= ttl_ms= remaining_ms= locks= waits=, names unquoted), then\n"
+    "          one per member (member id= peer= client= role=)\n";
 
 static int64_t mono_ns(void)
 {
@@ -423,6 +427,70 @@ static int cmd_status(int argc, char **argv)
     return 0;
 }
 
+static void print_names(const char *key, char *const *names, size_t n)
+{
+    printf(" %s=%s", key, n == 0 ? "-" : "");
+    for (size_t i = 0; i < n; i++) {
+        printf("%s%s", i ? "," : "", names[i]);
+    }
+}
+
+/* Prints the leases of one baton_lease_list answer, through a copy of it (so that
+ * both the answer and baton_lease_list_copy's block are used and freed). */
+static int print_leases(struct baton_lease_entry *leases, size_t n)
+{
+    struct baton_lease_entry *copy;
+    if (baton_lease_list_copy(leases, n, &copy) != 0) {
+        baton_lease_list_free(leases);
+        return 3;
+    }
+    baton_lease_list_free(leases);
+    for (size_t i = 0; i < n; i++) {
+        printf("lease=%llu ttl_ms=%llu remaining_ms=%llu", (unsigned long long)copy[i].id,
+               (unsigned long long)copy[i].ttl_ms, (unsigned long long)copy[i].remaining_ms);
+        print_names("locks", copy[i].locks, copy[i].n_locks);
+        print_names("waits", copy[i].waits, copy[i].n_waits);
+        putchar('\n');
+    }
+    baton_lease_list_free(copy);
+    return 0;
+}
+
+static int cmd_listing(int argc, char **argv)
+{
+    if (argc < 3) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    struct baton *c;
+    struct baton_lease_entry *leases;
+    struct baton_member *members;
+    size_t n_leases, n_members;
+    if (baton_open(argv[2], NULL, &c) != 0) {
+        return 2;
+    }
+    int rv = baton_lease_list(c, 5000, &leases, &n_leases);
+    if (rv == 0) {
+        rv = baton_cluster_members(c, 5000, &members, &n_members);
+        if (rv != 0) {
+            baton_lease_list_free(leases);
+        }
+    }
+    baton_close(c);
+    if (rv != 0) {
+        fprintf(stderr, "it_baton: listing: %s\n", baton_strerror(rv));
+        return 3;
+    }
+    rv = print_leases(leases, n_leases);
+    for (size_t i = 0; i < n_members; i++) {
+        printf("member id=%llu peer=%s client=%s role=%s\n", (unsigned long long)members[i].id,
+               members[i].peer_addr, members[i].client_addr,
+               members[i].role == BATON_MEMBER_VOTER ? "voter" : "learner");
+    }
+    baton_cluster_members_free(members);
+    return rv;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -447,6 +515,8 @@ int main(int argc, char **argv)
         rv = cmd_converge(argc, argv);
     } else if (strcmp(argv[1], "status") == 0) {
         rv = cmd_status(argc, argv);
+    } else if (strcmp(argv[1], "listing") == 0) {
+        rv = cmd_listing(argc, argv);
     } else {
         fputs(usage, stderr);
     }
