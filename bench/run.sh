@@ -74,6 +74,14 @@ for b in "$BATOND" "$BATONCTL" "$lockbench"; do
 done
 
 # ---- header ------------------------------------------------------------------------
+# The machine is shared: say what else was using the CPU, so a disturbed run shows it.
+load_note() {
+  # top's second frame: CPU use over the last second (ps would give lifetime averages).
+  echo "# load at $1: $(cut -d' ' -f1-3 /proc/loadavg); others above 10% CPU now: $(
+    top -b -n 2 -d 1 -w 200 | awk '/^top -/ { frame++ } frame == 2 && $1 ~ /^[0-9]+$/ && $9 > 10 {
+      printf "%s%s(pid %s, %s%%, nice %s)", sep, $12, $1, $9, $4; sep = ", " } END { if (!sep) printf "none" }')"
+  if pgrep -f fault.py >/dev/null; then echo "# warning: a fault.py soak test is running"; fi
+}
 mkdir -p "$repo/bench/results"
 outf=$repo/bench/results/run-$(date -u +%Y%m%dT%H%M%SZ).txt
 if [ -n "${REV:-}" ]; then
@@ -87,6 +95,7 @@ fi
   echo "# host: $(uname -srm), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
   echo "# baton: $rev, 3 nodes on 127.0.0.1 (deploy/local-cluster.sh), fsync on, default flags ${BATOND_FLAGS:-}"
   echo "# client: lockbench dur=$DUR warmup=$WARM conns=one-per-worker endpoints=all-3 threads=$THREADS"
+  load_note start
 } | tee "$outf"
 
 # ---- physical floors (with no cluster running) ------------------------------------------
@@ -168,4 +177,5 @@ if [ -n "$etcd_file" ]; then
     }' "$outf" >"$dir/side-by-side"
   tee -a "$outf" <"$dir/side-by-side"
 fi
+load_note end | tee -a "$outf"
 echo "# results saved to $outf" >&2
