@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # bench/run.sh: baton next to etcd on this machine — the physical floors, then every
 # lockbench workload (bench/lockbench.c, the same workloads and result lines as
-# ../shared/anchors/etcd/lockbench.go) against a local 3-node baton cluster at C=16
-# and C=64, then the same rows from etcd's newest anchor results for comparison.
+# ../shared/anchors/etcd/lockbench.go) against a fresh local 3-node baton cluster at
+# C=16 and at C=64, and a table of baton's and etcd's figures side by side (etcd's from
+# this run with --etcd, else from the newest anchor results).
 #
 #   bench/run.sh [--etcd] [--no-build]
 #   DUR=5s CS="16" TESTS=lock,counter bench/run.sh
 #
-#   --etcd      also run ../shared/anchors/etcd/run.sh (after baton's cluster is down)
-#               when etcd and its lockbench are installed (../shared/anchors/etcd/setup.sh
-#               installs them), and compare against that run
+#   --etcd      also run ../shared/anchors/etcd/run.sh for each C, right after baton's
+#               block at that C (baton's cluster down by then), when etcd and its
+#               lockbench are installed (../shared/anchors/etcd/setup.sh installs them);
+#               each such call leaves its own file in ../shared/anchors/etcd/results/
 #   --no-build  use the binaries in BUILD as they are
 #
 # Environment: DUR (10s), WARM (1s), CS ("16 64"), TESTS
@@ -100,76 +102,94 @@ fi
 
 # ---- physical floors (with no cluster running) ------------------------------------------
 dir=$(mktemp -d /tmp/baton-bench.XXXXXX)
-cluster() { "$repo/deploy/local-cluster.sh" "$@" --dir "$dir"; }
+cdir=$dir/cluster
+cluster() { "$repo/deploy/local-cluster.sh" "$@" --dir "$cdir"; }
 cleanup() { cluster down >/dev/null 2>&1 || true; rm -rf "$dir"; }
 trap cleanup EXIT
 
-newest_etcd() { ls -1 "$anchor"/results/run-*.txt 2>/dev/null | tail -1; }
+etcd_results() { ls -1 "$anchor"/results/run-*.txt 2>/dev/null || true; }
+phys=$BUILD/physical
+phys_ok=0
 if [ "$PHYS" = 1 ]; then
-  phys=$BUILD/physical
   mkdir -p "$phys"
   if [ -n "$anchor" ] && [ -f "$anchor/physical/fsync.c" ] && [ -f "$anchor/physical/pingpong.c" ] &&
     nice -n 19 cc -O2 -o "$phys/fsync" "$anchor/physical/fsync.c" 2>/dev/null &&
     nice -n 19 cc -O2 -o "$phys/pingpong" "$anchor/physical/pingpong.c" 2>/dev/null; then
-    # In /tmp, as the etcd anchor measures it; the cluster's data dirs live there too.
+    phys_ok=1
+    # In /tmp, as the etcd anchor measures it; the clusters' data dirs live there too.
     "$phys/fsync" /tmp 3 | tee -a "$outf"
     "$phys/pingpong" 3 64 | tee -a "$outf"
-  elif [ -n "$(newest_etcd)" ]; then
-    echo "# physical: floors not measured (no compiler or no anchor sources); etcd's from $(newest_etcd):" | tee -a "$outf"
-    grep '^physical ' "$(newest_etcd)" | sed 's/^/# /' | tee -a "$outf"
+  elif [ -n "$(etcd_results)" ]; then
+    echo "# physical: floors not measured (no compiler or no anchor sources); etcd's from $(etcd_results | tail -1):" | tee -a "$outf"
+    grep '^physical ' "$(etcd_results | tail -1)" | sed 's/^/# /' | tee -a "$outf"
   fi
 fi
+# The machine is shared and its disk is not always quiet: a short fsync check before each
+# block, as '#' lines, shows what the block had to work with.
+floor_check() {
+  [ "$phys_ok" = 1 ] || return 0
+  "$phys/fsync" /tmp 0.5 | sed -n "s/^physical fsync mode=\(overwrite\|prealloc\) dir=[^ ]* /# floor before $1: fsync \1 /p" |
+    tee -a "$outf"
+}
 
-# ---- baton ----------------------------------------------------------------------------
-# shellcheck disable=SC2086
-cluster up 3 ${BATOND_FLAGS:+-- $BATOND_FLAGS} >&2
-eps=$(cluster endpoints)
-echo "# batond pids: $(cat "$dir"/node*/batond.pid | tr '\n' ' ')" >&2
-for c in $CS; do
-  "$lockbench" -c "$c" -d "$DUR" -warmup "$WARM" -threads "$THREADS" -endpoints "$eps" \
-    -test "$TESTS" | tee -a "$outf"
-done
-cluster down >&2
-
-# ---- etcd -------------------------------------------------------------------------------
-etcd_file=""
+etcd_ok=0
 if [ "$run_etcd" = 1 ]; then
   if [ -z "$anchor" ]; then
     echo "# etcd: not run: ../shared/anchors/etcd not found" | tee -a "$outf"
   elif ! command -v etcd >/dev/null || [ ! -x "$anchor/build/lockbench" ]; then
     echo "# etcd: not run: etcd or its lockbench is not installed (../shared/anchors/etcd/setup.sh installs them with apt-get)" | tee -a "$outf"
   else
-    before=$(newest_etcd)
-    DUR=$DUR WARM=$WARM CS=$CS PHYS=0 "$anchor/run.sh" | sed -n '/^etcd /p; /^# etcd:/p' |
-      tee -a "$outf" || echo "# etcd: its run.sh failed (stderr above)" | tee -a "$outf"
-    etcd_file=$(newest_etcd)
-    [ "$etcd_file" != "$before" ] || etcd_file=""
+    etcd_ok=1
   fi
 fi
-if [ -z "$etcd_file" ]; then
-  etcd_file=$(newest_etcd)
-  [ -z "$etcd_file" ] || echo "# etcd: not run now; its rows below are from $etcd_file" | tee -a "$outf"
+
+# ---- baton, then etcd, for each C ------------------------------------------------------------
+# Interleaved so that both see the machine in the same state; each block starts a fresh
+# cluster (etcd's run.sh wipes its data on start; baton gets a new data dir).
+for c in $CS; do
+  floor_check "baton C=$c"
+  rm -rf "$cdir"
+  # shellcheck disable=SC2086
+  cluster up 3 ${BATOND_FLAGS:+-- $BATOND_FLAGS} >&2
+  echo "# batond pids: $(cat "$cdir"/node*/batond.pid | tr '\n' ' ')" >&2
+  "$lockbench" -c "$c" -d "$DUR" -warmup "$WARM" -threads "$THREADS" -endpoints "$(cluster endpoints)" \
+    -test "$TESTS" | tee -a "$outf"
+  cluster down >&2
+  if [ "$etcd_ok" = 1 ]; then
+    floor_check "etcd C=$c"
+    DUR=$DUR WARM=$WARM CS=$c PHYS=0 "$anchor/run.sh" | sed -n '/^etcd /p; /^# etcd:/p' |
+      tee -a "$outf" || echo "# etcd: its run.sh failed (stderr above)" | tee -a "$outf"
+  fi
+done
+
+# etcd's rows: this run's, or else the newest anchor result that has each test and C.
+etcd_from=$outf
+if [ "$etcd_ok" = 0 ]; then
+  etcd_from=$(etcd_results | tr '\n' ' ')
+  [ -z "$etcd_from" ] || echo "# etcd: not run now; its rows below are the newest of $etcd_from" | tee -a "$outf"
 fi
 
 # ---- side by side ------------------------------------------------------------------------
 # One row per baton line: the key figures of baton and of etcd's matching line (same test,
 # same C). counter is set next to etcd's put only as the cheapest write of each.
-if [ -n "$etcd_file" ]; then
-  awk -v etcd="$etcd_file" '
+if [ -n "$etcd_from" ]; then
+  awk -v etcd="$etcd_from" '
     function kv(line, key,   n, f, i) {
       n = split(line, f, " ")
       for (i = 1; i <= n; i++) if (index(f[i], key "=") == 1) return substr(f[i], length(key) + 2)
       return "-"
     }
     BEGIN {
-      while ((getline l < etcd) > 0) if (l ~ /^etcd /) { split(l, f, " "); e[f[2] " " f[3]] = l }
+      nf = split(etcd, files, " ")  # oldest first: a newer file overrides
+      for (i = 1; i <= nf; i++)
+        while ((getline l < files[i]) > 0) if (l ~ /^etcd /) { split(l, f, " "); e[f[2] " " f[3]] = l }
       printf "# %-15s %-5s %12s %12s %10s %10s %10s %10s %7s\n", "test", "C", "baton_ops/s",
              "etcd_ops/s", "baton_p50", "etcd_p50", "baton_p99", "etcd_p99", "errors"
     }
     /^baton / {
       key = $2 " " $3; ek = ($2 == "counter") ? "put " $3 : key
       el = (ek in e) ? e[ek] : ""
-      name = ($2 == "counter") ? "counter|put" : $2
+      name = ($2 == "counter") ? "counter/put" : $2
       printf "# %-15s %-5s %12s %12s %10s %10s %10s %10s %7s\n", name, substr($3, 3),
              kv($0, "ops_per_s"), el == "" ? "-" : kv(el, "ops_per_s"), kv($0, "p50_ms"),
              el == "" ? "-" : kv(el, "p50_ms"), kv($0, "p99_ms"), el == "" ? "-" : kv(el, "p99_ms"),
