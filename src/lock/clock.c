@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "lock/clock.h"
+#include "lock/internal.h"
 
 #ifdef BATON_LOCK_FAULT_LEASE_HALF_TTL
 /* Planted bug (tests/sim proves it is caught): a lease runs out after half its TTL. */
@@ -17,23 +18,92 @@ void lock_clock_init(struct lock_clock *c, uint64_t retry_ms)
     c->retry_ms = retry_ms;
 }
 
+void lock_clock_clear(struct lock_clock *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->heap[i]);
+    }
+    c->n = 0;
+    lock_htab_clear(&c->index);
+}
+
 void lock_clock_close(struct lock_clock *c)
 {
-    free(c->v);
+    lock_clock_clear(c);
+    lock_htab_close(&c->index);
+    free(c->heap);
     memset(c, 0, sizeof(*c));
 }
 
-void lock_clock_clear(struct lock_clock *c)
+/* ---- the heap, ordered by when each clock next needs attention ---- */
+
+static uint64_t due_at(const struct lock_clock *c, const struct lock_clock_item *it)
 {
-    c->n = 0;
+    return it->proposed ? it->proposed + c->retry_ms : it->deadline;
+}
+
+static void heap_set(struct lock_clock *c, size_t pos, struct lock_clock_item *it)
+{
+    c->heap[pos] = it;
+    it->heap_pos = pos;
+}
+
+static void sift_up(struct lock_clock *c, size_t pos)
+{
+    struct lock_clock_item *it = c->heap[pos];
+    while (pos > 0) {
+        size_t parent = (pos - 1) / 2;
+        if (due_at(c, c->heap[parent]) <= due_at(c, it)) {
+            break;
+        }
+        heap_set(c, pos, c->heap[parent]);
+        pos = parent;
+    }
+    heap_set(c, pos, it);
+}
+
+static void sift_down(struct lock_clock *c, size_t pos)
+{
+    struct lock_clock_item *it = c->heap[pos];
+    for (;;) {
+        size_t child = 2 * pos + 1;
+        if (child >= c->n) {
+            break;
+        }
+        if (child + 1 < c->n && due_at(c, c->heap[child + 1]) < due_at(c, c->heap[child])) {
+            child++;
+        }
+        if (due_at(c, it) <= due_at(c, c->heap[child])) {
+            break;
+        }
+        heap_set(c, pos, c->heap[child]);
+        pos = child;
+    }
+    heap_set(c, pos, it);
+}
+
+/* After it's due time changed either way. */
+static void heap_fix(struct lock_clock *c, struct lock_clock_item *it)
+{
+    sift_up(c, it->heap_pos);
+    sift_down(c, it->heap_pos);
+}
+
+/* ---- the index ---- */
+
+static uint64_t key_hash(int kind, uint64_t lease, const char *name)
+{
+    uint64_t h = lock_hash_u64(lease ^ ((uint64_t)kind << 56));
+    return name != NULL ? h ^ lock_hash_bytes(name, strlen(name)) : h;
 }
 
 static struct lock_clock_item *find(const struct lock_clock *c, int kind, uint64_t lease,
                                     const char *name)
 {
-    for (size_t i = 0; i < c->n; i++) {
-        struct lock_clock_item *it = &c->v[i];
-        if (it->kind == kind && it->lease == lease &&
+    uint64_t h = key_hash(kind, lease, name);
+    for (struct lock_hnode *n = lock_htab_chain(&c->index, h); n != NULL; n = n->next) {
+        struct lock_clock_item *it = LOCK_CONTAINER(n, struct lock_clock_item, hnode);
+        if (n->hash == h && it->kind == kind && it->lease == lease &&
             (name == NULL || strcmp(it->name, name) == 0)) {
             return it;
         }
@@ -43,36 +113,56 @@ static struct lock_clock_item *find(const struct lock_clock *c, int kind, uint64
 
 static void drop(struct lock_clock *c, struct lock_clock_item *it)
 {
-    if (it != NULL) {
-        *it = c->v[--c->n];
+    if (it == NULL) {
+        return;
     }
+    lock_htab_remove(&c->index, &it->hnode);
+    struct lock_clock_item *last = c->heap[--c->n];
+    if (last != it) {
+        heap_set(c, it->heap_pos, last);
+        heap_fix(c, last);
+    }
+    free(it);
+}
+
+static int reserve(struct lock_clock *c)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        struct lock_clock_item **heap = realloc(c->heap, cap * sizeof(*heap));
+        if (heap == NULL) {
+            return BATON_ENOMEM;
+        }
+        c->heap = heap;
+        c->cap = cap;
+    }
+    return lock_htab_reserve(&c->index, c->n + 1);
 }
 
 static int add(struct lock_clock *c, int kind, uint64_t lease, const char *name, uint64_t since,
                uint64_t ms, uint64_t deadline)
 {
     struct lock_clock_item *it = find(c, kind, lease, name);
-    if (it == NULL) {
-        if (c->n == c->cap) {
-            size_t cap = c->cap ? c->cap * 2 : 64;
-            struct lock_clock_item *v = realloc(c->v, cap * sizeof(*v));
-            if (v == NULL) {
-                return BATON_ENOMEM;
-            }
-            c->v = v;
-            c->cap = cap;
+    bool fresh = it == NULL;
+    if (fresh) {
+        it = reserve(c) == 0 ? calloc(1, sizeof(*it)) : NULL;
+        if (it == NULL) {
+            return BATON_ENOMEM;
         }
-        it = &c->v[c->n++];
+        it->kind = kind;
+        it->lease = lease;
+        if (name != NULL) {
+            strcpy(it->name, name);
+        }
+        it->hnode.hash = key_hash(kind, lease, name);
+        lock_htab_insert(&c->index, &it->hnode);
+        heap_set(c, c->n++, it);
     }
-    memset(it, 0, sizeof(*it));
-    it->kind = kind;
-    it->lease = lease;
     it->since = since;
     it->ttl_ms = ms;
     it->deadline = deadline;
-    if (name != NULL) {
-        strcpy(it->name, name);
-    }
+    it->proposed = 0;
+    heap_fix(c, it);
     return 0;
 }
 
@@ -107,7 +197,7 @@ int lock_clock_start(struct lock_clock *c, const struct lock_sm *sm, uint64_t no
                      uint64_t extra_ms)
 {
     struct start_ctx s = {.c = c, .now = now, .extra = extra_ms};
-    c->n = 0;
+    lock_clock_clear(c);
     int rv = lease_walk(sm, start_lease, &s);
     if (rv == 0) {
         rv = lock_waiter_walk(sm, start_wait, &s);
@@ -116,7 +206,7 @@ int lock_clock_start(struct lock_clock *c, const struct lock_sm *sm, uint64_t no
         rv = lock_delay_walk(sm, start_delay, &s);
     }
     if (rv != 0) {
-        c->n = 0;
+        lock_clock_clear(c);
     }
     return rv;
 }
@@ -154,6 +244,7 @@ int lock_clock_keepalive(struct lock_clock *c, uint64_t lease, uint64_t now, uin
     /* Never move a deadline earlier: a new leader's grace period stays. */
     if (now + LEASE_SPAN(it->ttl_ms) > it->deadline) {
         it->deadline = now + LEASE_SPAN(it->ttl_ms);
+        heap_fix(c, it);
     }
     *ttl_ms = it->ttl_ms;
     return 0;
@@ -172,7 +263,7 @@ int lock_clock_remaining(const struct lock_clock *c, uint64_t lease, uint64_t no
 void lock_clock_list_remaining(const struct lock_clock *c, struct lease_list *l, uint64_t now)
 {
     for (size_t i = 0; i < c->n; i++) {
-        const struct lock_clock_item *it = &c->v[i];
+        const struct lock_clock_item *it = c->heap[i];
         struct lease_entry *e = it->kind == LOCK_CLOCK_LEASE ? lease_list_find(l, it->lease) : NULL;
         if (e != NULL) {
             e->remaining_ms = it->deadline > now ? it->deadline - now : 0;
@@ -195,27 +286,16 @@ static void to_cmd(const struct lock_clock_item *it, struct lock_cmd *cmd)
 size_t lock_clock_due(struct lock_clock *c, uint64_t now, struct lock_cmd *out, size_t max)
 {
     size_t n = 0;
-    for (size_t i = 0; i < c->n && n < max; i++) {
-        struct lock_clock_item *it = &c->v[i];
-        bool due = it->deadline <= now &&
-                   (it->proposed == 0 || it->proposed + c->retry_ms <= now);
-        if (due) {
-            to_cmd(it, &out[n++]);
-            it->proposed = now ? now : 1;
-        }
+    while (n < max && c->n > 0 && due_at(c, c->heap[0]) <= now) {
+        struct lock_clock_item *it = c->heap[0];
+        to_cmd(it, &out[n++]);
+        it->proposed = now ? now : 1;
+        sift_down(c, 0);
     }
     return n;
 }
 
 uint64_t lock_clock_next(const struct lock_clock *c)
 {
-    uint64_t next = UINT64_MAX;
-    for (size_t i = 0; i < c->n; i++) {
-        const struct lock_clock_item *it = &c->v[i];
-        uint64_t at = it->proposed ? it->proposed + c->retry_ms : it->deadline;
-        if (at < next) {
-            next = at;
-        }
-    }
-    return next;
+    return c->n > 0 ? due_at(c, c->heap[0]) : UINT64_MAX;
 }

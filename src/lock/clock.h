@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "lock/lock.h"
+#include "lock/table.h"
 
 /*
  * Only the leader counts time, as lock.h says. struct lock_clock is that count: pure,
@@ -33,6 +34,8 @@ enum lock_clock_kind {
 };
 
 struct lock_clock_item {
+    struct lock_hnode hnode; /* key: kind, lease, name */
+    size_t heap_pos;         /* in lock_clock.heap */
     int kind;
     uint64_t lease;    /* LEASE, WAIT */
     uint64_t since;    /* WAIT, DELAY: the id the state machine gave it */
@@ -42,8 +45,13 @@ struct lock_clock_item {
     char name[LOCK_NAME_MAX + 1];
 };
 
+/* Every clock is found by key in O(1) and kept in a min-heap by the time it next
+ * needs attention (its deadline, or its retry once proposed), so a keepalive, an
+ * event or a tick costs O(log clocks), not O(clocks): a leader may hold tens of
+ * thousands of leases. */
 struct lock_clock {
-    struct lock_clock_item *v;
+    struct lock_htab index;
+    struct lock_clock_item **heap;
     size_t n;
     size_t cap;
     uint64_t retry_ms;

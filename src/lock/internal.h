@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "lock/lock.h"
+#include "lock/table.h"
 
 #define LOCK_CONTAINER(ptr, type, member)                                       \
     ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
@@ -22,29 +23,6 @@ bool lock_link_empty(const struct lock_link *head);
 void lock_link_append(struct lock_link *head, struct lock_link *n);
 /* Unlinks n and leaves it pointing at itself. */
 void lock_link_remove(struct lock_link *n);
-
-/* ---- Chained hash table of intrusive nodes (table.c), for lookups only ---- */
-struct lock_hnode {
-    struct lock_hnode *next;
-    uint64_t hash;
-};
-
-struct lock_htab {
-    struct lock_hnode **buckets;
-    size_t cap; /* a power of two, or 0 */
-    size_t n;
-};
-
-/* Grows the table so that n nodes fit without another allocation. ENOMEM. */
-int lock_htab_reserve(struct lock_htab *t, size_t n) __attribute__((warn_unused_result));
-/* Needs room for one more (lock_htab_reserve). */
-void lock_htab_insert(struct lock_htab *t, struct lock_hnode *node);
-void lock_htab_remove(struct lock_htab *t, struct lock_hnode *node);
-/* First node of hash's chain (follow ->next and compare hash and key). */
-struct lock_hnode *lock_htab_chain(const struct lock_htab *t, uint64_t hash);
-void lock_htab_close(struct lock_htab *t);
-uint64_t lock_hash_bytes(const void *p, size_t n); /* FNV-1a 64 */
-uint64_t lock_hash_u64(uint64_t v);
 
 /* ---- The state ---- */
 

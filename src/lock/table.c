@@ -1,5 +1,6 @@
 /* Intrusive lists and a chained hash table: the lock state machine's containers. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "lock/internal.h"
 
@@ -105,6 +106,14 @@ void lock_htab_remove(struct lock_htab *t, struct lock_hnode *node)
 struct lock_hnode *lock_htab_chain(const struct lock_htab *t, uint64_t hash)
 {
     return t->cap == 0 ? NULL : t->buckets[(size_t)hash & (t->cap - 1)];
+}
+
+void lock_htab_clear(struct lock_htab *t)
+{
+    if (t->cap > 0) {
+        memset(t->buckets, 0, t->cap * sizeof(*t->buckets));
+    }
+    t->n = 0;
 }
 
 void lock_htab_close(struct lock_htab *t)
