@@ -431,6 +431,7 @@ uint64_t raft_last_index(const struct raft *r) { return raft_log_last_index(&r->
 uint64_t raft_last_term(const struct raft *r) { return raft_log_last_term(&r->log); }
 uint64_t raft_snapshot_index(const struct raft *r) { return r->log.snap_index; }
 const struct raft_conf *raft_conf(const struct raft *r) { return &r->conf; }
+uint64_t raft_transfer_target(const struct raft *r) { return r->transfer_target; }
 
 int raft_conf_committed(const struct raft *r, struct raft_conf *conf)
 {

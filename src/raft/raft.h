@@ -349,6 +349,9 @@ int raft_conf_committed(const struct raft *r, struct raft_conf *conf)
 /* True while a leader has heard from a quorum within the last election timeout,
  * i.e. no other leader can have been elected meanwhile (check-quorum lease). */
 bool raft_leader_lease_valid(const struct raft *r);
+/* The target of the leadership transfer this leader is running, 0 if none (never
+ * started, completed, or abandoned after an election timeout). */
+uint64_t raft_transfer_target(const struct raft *r);
 /* Progress of follower id as seen by this leader; false if not leader or unknown. */
 bool raft_progress(const struct raft *r, uint64_t id, uint64_t *match, uint64_t *next);
 
