@@ -16,13 +16,21 @@ static void usage(FILE *out)
                  "[options]\n\nOptions (also valid as 'name = value' lines in --config "
                  "files):\n");
     for (const struct node_option_doc *d = node_option_docs; d->name != NULL; d++) {
-        fprintf(out, "  --%-18s %-20s %s\n", d->name, d->arg, d->help);
+        fprintf(out, "  --%-21s %-19s %s\n", d->name, d->arg, d->help);
     }
-    fprintf(out, "  --%-18s %-20s %s\n", "help", "", "show this help");
-    fprintf(out, "  --%-18s %-20s %s\n", "version", "", "show the version");
-    fprintf(out, "\nExit codes: 0 clean shutdown (SIGTERM/SIGINT), 1 runtime failure, 2 "
-                 "usage error,\n3 data dir refused (corrupt, another cluster, newer format, "
-                 "in use).\n");
+    fprintf(out, "  --%-21s %-19s %s\n", "help", "", "show this help");
+    fprintf(out, "  --%-21s %-19s %s\n", "version", "", "show the version");
+    fprintf(out,
+            "\nA new member of a running cluster: add it first (batonctl cluster add ID PEER "
+            "CLIENT\nprints the flags), then start it with --join --cluster-id HEX and an\n"
+            "--initial-cluster that lists the current members and itself. It waits for the\n"
+            "leader to send the log; once it has data, it restarts like any member (--join\n"
+            "has no effect on a data dir that holds state). A member removed from the\n"
+            "cluster (batonctl cluster remove) logs it and exits with 0; wipe its data dir\n"
+            "before it joins again.\n");
+    fprintf(out, "\nExit codes: 0 clean shutdown (SIGTERM/SIGINT, or removed from the cluster), 1 "
+                 "runtime\nfailure, 2 usage error, 3 data dir refused (corrupt, another cluster, "
+                 "newer format,\nin use, or an empty dir of a cluster joined without --join).\n");
 }
 
 /* Flags are "--name value" or "--name=value"; --config FILE is read where it
@@ -47,7 +55,11 @@ static int parse_args(int argc, char **argv, struct node_config *cfg)
         char name[64];
         const char *value;
         const char *eq = strchr(arg, '=');
-        if (eq != NULL) {
+        if (strcmp(arg, "--join") == 0) {
+            /* The one flag without a value (etcd's --initial-cluster-state existing). */
+            snprintf(name, sizeof(name), "join");
+            value = "true";
+        } else if (eq != NULL) {
             snprintf(name, sizeof(name), "%.*s", (int)(eq - arg - 2), arg + 2);
             value = eq + 1;
         } else if (i + 1 < argc) {

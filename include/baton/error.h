@@ -30,7 +30,9 @@ extern "C" {
     X(BATON_ECONFIG, -18, "invalid cluster configuration")                     \
     X(BATON_ELOCKED, -19, "lock is held by another lease")                     \
     X(BATON_EOVERFLOW, -20, "counter overflow")                                \
-    X(BATON_ECANCELED, -21, "operation canceled")
+    X(BATON_ECANCELED, -21, "operation canceled")                              \
+    X(BATON_EEXIST, -22, "already exists")                                     \
+    X(BATON_ELAGGING, -23, "not caught up with the leader's log")
 
 enum baton_err {
 #define BATON_ERR_ENUM(name, value, msg) name = value,

@@ -171,6 +171,11 @@ static void handle_request(struct node_client *c, const Baton__ClientRequest *re
     case BATON__CLIENT_REQUEST__OP_COUNTER_GET:
         node_counters_request(c->node, c->id, req);
         return;
+    case BATON__CLIENT_REQUEST__OP_MEMBER_ADD:
+    case BATON__CLIENT_REQUEST__OP_MEMBER_REMOVE:
+    case BATON__CLIENT_REQUEST__OP_LEADER_TRANSFER:
+        node_members_request(c->node, c->id, req);
+        return;
     default:
         resp.err = BATON_EINVAL;
         resp.message = "unknown request";

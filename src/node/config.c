@@ -16,6 +16,11 @@ const struct node_option_doc node_option_docs[] = {
     {"listen-peer", "HOST:PORT", "peer listen address (default: ours in initial-cluster)"},
     {"listen-client", "HOST:PORT", "client listen address (default: ours in initial-cluster)"},
     {"cluster-token", "STR", "names the cluster; data of another cluster is refused (baton)"},
+    {"initial-cluster-state", "new|existing",
+     "new: bootstrap --initial-cluster (new); existing: join a running cluster"},
+    {"join", "", "same as --initial-cluster-state existing (needs --cluster-id)"},
+    {"cluster-id", "HEX",
+     "the cluster to belong to (default: derived from the token and initial cluster)"},
     {"heartbeat-ms", "MS", "leader heartbeat and failure-detector period (100)"},
     {"election-ms", "MS", "base election timeout, randomized in [MS, 2*MS) (500)"},
     {"log-level", "LEVEL", "debug, info, warn or error (info)"},
@@ -151,6 +156,23 @@ static int set_string(struct node_config *c, const char *name, const char *value
     if (strcmp(name, "initial-cluster") == 0) {
         return parse_members(c, value);
     }
+    if (strcmp(name, "initial-cluster-state") == 0) {
+        if (strcmp(value, "new") != 0 && strcmp(value, "existing") != 0) {
+            return BATON_EINVAL;
+        }
+        c->join = strcmp(value, "existing") == 0;
+        return 0;
+    }
+    if (strcmp(name, "join") == 0) {
+        if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
+            return BATON_EINVAL;
+        }
+        c->join = strcmp(value, "true") == 0;
+        return 0;
+    }
+    if (strcmp(name, "cluster-id") == 0) {
+        return node_cluster_id_parse(value, &c->cluster_id);
+    }
     if (strcmp(name, "log-level") == 0) {
         c->log_level = node_log_level_parse(value);
         return c->log_level < 0 ? BATON_EINVAL : 0;
@@ -245,6 +267,11 @@ int node_config_finish(struct node_config *c, char *why, size_t why_len)
                  (unsigned long long)c->id);
         return BATON_EINVAL;
     }
+    if (c->join && c->cluster_id == 0) {
+        snprintf(why, why_len, "--join needs --cluster-id: the id of the cluster to join "
+                               "(batonctl cluster add prints it)");
+        return BATON_EINVAL;
+    }
     if (c->election_ms <= 2 * c->heartbeat_ms) {
         snprintf(why, why_len, "--election-ms must be more than twice --heartbeat-ms");
         return BATON_EINVAL;
@@ -267,6 +294,28 @@ int node_config_finish(struct node_config *c, char *why, size_t why_len)
 }
 
 uint64_t node_config_cluster_id(const struct node_config *c)
+{
+    return c->cluster_id != 0 ? c->cluster_id : node_config_initial_cluster_id(c);
+}
+
+int node_cluster_id_parse(const char *s, uint64_t *out)
+{
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        s += 2;
+    }
+    size_t len = strlen(s);
+    if (len == 0 || len > 16 || strspn(s, "0123456789abcdefABCDEF") != len) {
+        return BATON_EINVAL;
+    }
+    uint64_t v = strtoull(s, NULL, 16);
+    if (v == 0) {
+        return BATON_EINVAL;
+    }
+    *out = v;
+    return 0;
+}
+
+uint64_t node_config_initial_cluster_id(const struct node_config *c)
 {
     /* FNV-1a over the token and the initial members' ids. Addresses stay out:
      * a node may reach a peer through another address (a proxy, a new IP)

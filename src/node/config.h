@@ -2,6 +2,7 @@
 #ifndef BATON_NODE_CONFIG_H
 #define BATON_NODE_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,8 @@ struct node_config {
     struct node_member members[NODE_MAX_MEMBERS];
     size_t n_members;
     char cluster_token[128];
+    uint64_t cluster_id; /* --cluster-id; 0: derived from the token and initial cluster */
+    bool join;           /* --join / --initial-cluster-state existing */
     unsigned heartbeat_ms;
     unsigned election_ms;
     size_t max_frame;
@@ -58,10 +61,18 @@ int node_config_load_file(struct node_config *c, const char *path, char *why, si
 int node_config_finish(struct node_config *c, char *why, size_t why_len)
     __attribute__((warn_unused_result));
 
-/* The cluster id recorded in every data dir: a hash of the token and the ids of
- * the initial members, so a node started against another cluster's data refuses
- * it. Addresses are not part of it (a peer may be reached through a proxy). */
+/* The cluster id recorded in every data dir: --cluster-id when given, else
+ * node_config_initial_cluster_id(). A node started against another cluster's data
+ * refuses it, and peers refuse each other's links across clusters. */
 uint64_t node_config_cluster_id(const struct node_config *c);
+/* The id a cluster bootstrapped from this configuration gets: a hash of the token
+ * and the ids of the initial members. Addresses are not part of it (a peer may be
+ * reached through a proxy). A member added later is not in its initial cluster, so
+ * it names the cluster it joins with --cluster-id. */
+uint64_t node_config_initial_cluster_id(const struct node_config *c);
+/* Parses a cluster id as --cluster-id and the logs write it: 1 to 16 hex digits,
+ * an optional 0x in front; 0 is not an id. BATON_EINVAL. */
+int node_cluster_id_parse(const char *s, uint64_t *out) __attribute__((warn_unused_result));
 
 /* "PEER/CLIENT": how a member's addresses are kept in a Raft configuration. */
 void node_member_addr(const struct node_member *m, char *out, size_t len);

@@ -50,6 +50,28 @@ int node_counters_start(struct node *n, char *why, size_t why_len)
     return 0;
 }
 
+void node_counters_peers_set(struct node_counters *c, const uint64_t *ids, size_t count)
+{
+    uint64_t keep_ids[NODE_MAX_MEMBERS];
+    struct crdt_peer keep[NODE_MAX_MEMBERS];
+    size_t n = 0;
+    for (size_t i = 0; i < count && n < NODE_MAX_MEMBERS; i++) {
+        /* A peer we gossip with already keeps what it acknowledged; a new one
+         * starts from nothing (a full-state exchange). */
+        struct crdt_peer *p = peer_of(c, ids[i]);
+        keep_ids[n] = ids[i];
+        if (p != NULL) {
+            keep[n] = *p;
+        } else {
+            crdt_peer_init(&keep[n]);
+        }
+        n++;
+    }
+    memcpy(c->peer_ids, keep_ids, n * sizeof(keep_ids[0]));
+    memcpy(c->peers, keep, n * sizeof(keep[0]));
+    c->n_peers = n;
+}
+
 void node_counters_close(struct node_counters *c)
 {
     struct node_pending *p;

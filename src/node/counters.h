@@ -28,6 +28,9 @@ struct node;
 int node_counters_start(struct node *n, char *why, size_t why_len)
     __attribute__((warn_unused_result));
 void node_counters_close(struct node_counters *c);
+/* Gossips with exactly the peers ids[0..count) (borrowed) from now on: the state
+ * of each one kept, a new one started afresh, the others forgotten. */
+void node_counters_peers_set(struct node_counters *c, const uint64_t *ids, size_t count);
 /* counter incr / get from client (borrowed). */
 void node_counters_request(struct node *n, uint64_t client, const Baton__ClientRequest *req);
 /* Hands changed counters to the disk pipeline (from node_pump). */

@@ -67,17 +67,43 @@ static bool boot_empty(const struct store_boot *b)
     return b->n_entries == 0 && !b->has_snapshot && b->hard_state.term == 0;
 }
 
+/* An empty data dir: bootstrap the initial cluster, or (--join) wait for the
+ * leader of a running one, which sends the log or a snapshot like to any
+ * follower that is behind. A node must never bootstrap into a cluster that
+ * already runs: its first entry would clash with the cluster's own entry 1. */
+static int start_empty(struct node *n, char *why, size_t why_len)
+{
+    if (n->cfg.join) {
+        node_log(NODE_LOG_INFO, "joining cluster %016llx: no configuration of our own; "
+                                "waiting for its leader to send the log",
+                 (unsigned long long)n->cluster_id);
+        return 0;
+    }
+    if (n->cluster_id != node_config_initial_cluster_id(&n->cfg)) {
+        snprintf(why, why_len, "refusing to bootstrap %s: --cluster-id %016llx names a running "
+                               "cluster, not the one --initial-cluster starts; a new member "
+                               "joins it with --join",
+                 n->cfg.data_dir, (unsigned long long)n->cluster_id);
+        return EXIT_DATA_REFUSED;
+    }
+    return bootstrap(n, why, why_len);
+}
+
 static int load_raft(struct node *n, char *why, size_t why_len)
 {
     struct store_boot boot;
     int rv = store_load(n->store, &boot);
     if (rv == 0 && boot_empty(&boot)) {
         store_boot_free(&boot);
-        rv = bootstrap(n, why, why_len);
+        rv = start_empty(n, why, why_len);
         if (rv != 0) {
             return rv;
         }
         rv = store_load(n->store, &boot);
+    } else if (rv == 0 && n->cfg.join) {
+        node_log(NODE_LOG_INFO, "%s holds this node's state: restarting on it (--join only "
+                                "matters for an empty data dir)",
+                 n->cfg.data_dir);
     }
     if (rv != 0) {
         snprintf(why, why_len, "refusing data dir: %s", store_errmsg(n->store));
@@ -100,6 +126,9 @@ static int load_raft(struct node *n, char *why, size_t why_len)
     }
     int err = 0;
     n->raft = rv == 0 ? raft_new(&opt, &rb, uv_now(n->loop), &err) : NULL;
+    if (n->raft != NULL) {
+        node_members_init(n, boot.has_snapshot ? &boot.snapshot.meta.conf : NULL);
+    }
     store_boot_free(&boot);
     if (n->raft == NULL) {
         snprintf(why, why_len, "refusing data dir %s: stored state is inconsistent (%s)",
@@ -131,17 +160,10 @@ static int start_peers(struct node *n, char *why, size_t why_len)
         snprintf(why, why_len, "invalid failure detector settings");
         return EXIT_RUNTIME;
     }
-    for (size_t i = 0; i < n->cfg.n_members; i++) {
-        const struct node_member *m = &n->cfg.members[i];
-        if (m->id == n->cfg.id) {
-            continue;
-        }
-        if (net_peers_set(&n->peers, m->id, m->peer_addr) != 0 ||
-            fd_peer_add(&n->fd, m->id, uv_now(n->loop)) != 0) {
-            snprintf(why, why_len, "invalid peer %llu at %s", (unsigned long long)m->id,
-                     m->peer_addr);
-            return EXIT_RUNTIME;
-        }
+    /* Links to the members of the configuration in the log (--initial-cluster
+     * until there is one); from now on they follow it (links.c). */
+    if (node_links_sync(n, why, why_len) != 0) {
+        return EXIT_RUNTIME;
     }
     return 0;
 }
@@ -241,6 +263,7 @@ void node_stop(struct node *n, int exit_code)
 void node_close(struct node *n)
 {
     /* uv_run() returned, so no disk write is running any more. */
+    node_members_close(n);
     node_persist_close(&n->persist);
     node_service_close(&n->service);
     node_counters_close(&n->counters);

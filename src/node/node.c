@@ -90,10 +90,12 @@ void node_pump(struct node *n)
         }
         node_persist_push(&n->persist, it);
     }
+    node_links_follow(n);
     maybe_snapshot(n);
     node_counters_flush(n);
     node_persist_kick(&n->persist);
     log_role_change(n);
+    node_members_check(n);
 }
 
 void node_apply_ready(struct node *n, const struct raft_ready *rd)
@@ -114,6 +116,7 @@ void node_apply_ready(struct node *n, const struct raft_ready *rd)
         n->snapshot_index = s->meta.index;
         node_log(NODE_LOG_INFO, "installed snapshot at index %llu",
                  (unsigned long long)s->meta.index);
+        node_members_installed(n, &s->meta.conf, s->meta.index);
     }
     for (size_t i = 0; i < rd->n_committed; i++) {
         int rv = node_sm_apply(&n->sm, &rd->committed[i]);
@@ -124,6 +127,7 @@ void node_apply_ready(struct node *n, const struct raft_ready *rd)
             return;
         }
         node_service_applied(n, &rd->committed[i]);
+        node_members_applied(n, &rd->committed[i]);
     }
     node_service_reads(n, rd->reads, rd->n_reads);
     raft_persisted(n->raft, rd);
@@ -228,6 +232,10 @@ void node_on_peer_envelope(void *arg, uint64_t from, const Baton__Envelope *env)
     if (env->body_case == BATON__ENVELOPE__BODY_HEARTBEAT && !n->stopping) {
         node_counters_heard(n, from, env->heartbeat);
         node_pump(n);
+        return;
+    }
+    if (env->body_case == BATON__ENVELOPE__BODY_REMOVED && !n->stopping) {
+        node_members_notice(n, from, env->removed);
         return;
     }
     if (env->body_case != BATON__ENVELOPE__BODY_RAFT || n->stopping) {

@@ -10,6 +10,7 @@
 #include "net/peers.h"
 #include "node/config.h"
 #include "node/counters.h"
+#include "node/members.h"
 #include "node/persist.h"
 #include "node/service.h"
 #include "node/sm.h"
@@ -30,6 +31,7 @@ struct node {
     struct node_sm sm;
     struct node_service service;
     struct node_counters counters;
+    struct node_members members;
     uint64_t next_client_id;
     uint64_t snapshot_index;  /* newest snapshot stored */
     bool snapshot_pending;    /* one is on its way to disk */

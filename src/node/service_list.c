@@ -93,23 +93,12 @@ void node_service_members(struct node *n, const struct node_pending *p)
         node_service_reply_err(n, p, rv, "a configuration entry in the log does not decode");
         return;
     }
-    Baton__Member m[RAFT_MAX_SERVERS], *mp[RAFT_MAX_SERVERS];
-    char peer[RAFT_MAX_SERVERS][RAFT_ADDR_MAX], client[RAFT_MAX_SERVERS][RAFT_ADDR_MAX];
-    for (size_t i = 0; i < conf.n; i++) {
-        const struct raft_server *sv = &conf.servers[i];
-        baton__member__init(&m[i]);
-        node_addr_peer(sv->addr, peer[i], sizeof(peer[i]));
-        node_addr_client(sv->addr, client[i], sizeof(client[i]));
-        m[i].id = sv->id;
-        m[i].peer_addr = peer[i];
-        m[i].client_addr = client[i];
-        m[i].role = (uint32_t)sv->role;
-        mp[i] = &m[i];
-    }
+    struct node_member_pb pb;
+    node_member_pb_fill(&pb, &conf);
     Baton__ClientResponse resp = BATON__CLIENT_RESPONSE__INIT;
     Baton__ClusterMembersResponse members = BATON__CLUSTER_MEMBERS_RESPONSE__INIT;
-    members.n_members = conf.n;
-    members.members = mp;
+    members.n_members = pb.n;
+    members.members = pb.mp;
     members.leader = n->cfg.id;
     resp.result_case = BATON__CLIENT_RESPONSE__RESULT_CLUSTER_MEMBERS;
     resp.cluster_members = &members;

@@ -140,6 +140,49 @@ START_TEST(test_member_addr_split)
 }
 END_TEST
 
+/* A joining node names the cluster it joins; the id it would derive from its own
+ * --initial-cluster (which lists it) names another. */
+START_TEST(test_join_and_cluster_id)
+{
+    struct node_config c;
+    char why[256];
+    uint64_t id;
+    base(&c);
+    ck_assert(!c.join);
+    ck_assert_int_eq(node_config_set(&c, "join", "true", why, sizeof(why)), 0);
+    ck_assert(c.join);
+    ck_assert_int_eq(node_config_finish(&c, why, sizeof(why)), BATON_EINVAL);
+    ck_assert_ptr_nonnull(strstr(why, "--join needs --cluster-id"));
+    ck_assert_int_eq(node_config_set(&c, "cluster-id", "0123456789abcdef", why, sizeof(why)), 0);
+    ck_assert_int_eq(node_config_finish(&c, why, sizeof(why)), 0);
+    ck_assert_uint_eq(node_config_cluster_id(&c), 0x0123456789abcdefULL);
+    ck_assert_uint_ne(node_config_initial_cluster_id(&c), 0x0123456789abcdefULL);
+
+    base(&c);
+    ck_assert_int_eq(node_config_set(&c, "initial-cluster-state", "existing", why, sizeof(why)),
+                     0);
+    ck_assert(c.join);
+    ck_assert_int_eq(node_config_set(&c, "initial-cluster-state", "new", why, sizeof(why)), 0);
+    ck_assert(!c.join);
+    ck_assert_int_eq(node_config_set(&c, "initial-cluster-state", "old", why, sizeof(why)),
+                     BATON_EINVAL);
+    ck_assert_int_eq(node_config_set(&c, "join", "yes", why, sizeof(why)), BATON_EINVAL);
+    ck_assert_int_eq(node_config_finish(&c, why, sizeof(why)), 0);
+    ck_assert_uint_eq(node_config_cluster_id(&c), node_config_initial_cluster_id(&c));
+
+    ck_assert_int_eq(node_cluster_id_parse("0x1F", &id), 0);
+    ck_assert_uint_eq(id, 0x1f);
+    ck_assert_int_eq(node_cluster_id_parse("ffffffffffffffff", &id), 0);
+    ck_assert_uint_eq(id, UINT64_MAX);
+    ck_assert_int_eq(node_cluster_id_parse("0", &id), BATON_EINVAL);
+    ck_assert_int_eq(node_cluster_id_parse("", &id), BATON_EINVAL);
+    ck_assert_int_eq(node_cluster_id_parse("0x", &id), BATON_EINVAL);
+    ck_assert_int_eq(node_cluster_id_parse("12345678901234567", &id), BATON_EINVAL);
+    ck_assert_int_eq(node_cluster_id_parse("12g4", &id), BATON_EINVAL);
+    ck_assert_int_eq(node_cluster_id_parse("-1", &id), BATON_EINVAL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("node_config");
@@ -150,6 +193,7 @@ int main(void)
     tcase_add_test(tc, test_cluster_id_ignores_member_order);
     tcase_add_test(tc, test_config_file);
     tcase_add_test(tc, test_member_addr_split);
+    tcase_add_test(tc, test_join_and_cluster_id);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
