@@ -41,7 +41,8 @@
  * repeat. lease_grant is not: a retried grant can leave behind an extra lease
  * nobody knows about, which simply expires after its TTL. counter_incr is not
  * either, and is never repeated once it may have reached a node (see
- * baton_async_counter_incr); counter_get is safe.
+ * baton_async_counter_incr); counter_get is safe. member_add, member_remove and
+ * leader_transfer are at most once too (see baton_async_member_add).
  *
  * Errors are negative BATON_E* codes (baton/error.h); baton_strerror() describes them.
  * Errors that the cluster returns as a final answer are passed on as they are:
@@ -169,6 +170,18 @@ struct baton_member {
     char client_addr[BATON_ADDR_MAX]; /* "" if the configuration names none */
 };
 
+/* The outcome of a membership change (member_add, member_remove). */
+struct baton_member_change {
+    uint64_t index;      /* the configuration entry that made the change, now committed */
+    uint64_t cluster_id; /* the cluster's id: what a new member passes to batond --cluster-id */
+};
+
+/* The outcome of a leadership transfer. */
+struct baton_transfer {
+    uint64_t leader; /* the node that leads now */
+    uint64_t term;   /* its term, as the node that answered knows it */
+};
+
 /* The answer to one async call; which fields are set depends on the call.
  * Borrowed: valid only during the callback (copy what you keep). */
 struct baton_result {
@@ -180,9 +193,14 @@ struct baton_result {
     struct baton_counter counter; /* counter_incr, counter_get */
     struct baton_lease_entry *leases; /* lease_list: n_leases, in lease id order */
     size_t n_leases;
-    struct baton_member *members;     /* cluster_members: n_members, in configuration order */
+    struct baton_member *members;     /* cluster_members: n_members, in configuration order;
+                                       * member_add, member_remove: the configuration the
+                                       * change committed */
     size_t n_members;
-    const char *message;         /* why, on error (the cluster's or the library's); "" */
+    struct baton_member_change change; /* member_add, member_remove */
+    struct baton_transfer transfer;   /* leader_transfer */
+    const char *message;         /* why, on error (the cluster's or the library's); a
+                                  * success may say more too (member_add); "" */
 };
 
 /* Completion of an async call. err is 0 or a negative BATON_E* code; res is never
@@ -293,6 +311,53 @@ int baton_async_lease_list(struct baton_async *c, uint64_t timeout_ms, baton_cb 
  * res->members, borrowed for the callback. */
 int baton_async_cluster_members(struct baton_async *c, uint64_t timeout_ms, baton_cb cb,
                                 void *arg) __attribute__((warn_unused_result));
+
+/* Membership changes and leadership transfer (etcdctl member add / member
+ * remove / move-leader). The leader serves them, one change at a time: each is
+ * answered once its configuration entry has committed. They are AT MOST ONCE
+ * like counter_incr: sent again only after an answer that says the cluster did
+ * not act (NOT_LEADER, BATON_EUNAVAILABLE, BATON_ESHUTDOWN) or before they could
+ * reach a node; a connection lost after that ends the call with
+ * BATON_ETIMEDOUT (outcome unknown: look at cluster_members). BATON_EBUSY is a
+ * final answer here, not retried.
+ *
+ * Adds node id with its peer and client addresses (borrowed, copied; IPv4:port,
+ * [IPv6]:port or localhost:port). The new member joins as a learner (it receives
+ * the log but does not vote) and the leader promotes it to voter by itself once
+ * it has caught up; the call is answered when the learner entry commits, before
+ * that promotion (watch cluster_members for role voter). The new node is
+ * started with batond --join --cluster-id res->change.cluster_id; it may be
+ * started before or after this call. res->change and res->members (the
+ * configuration with the learner; borrowed for the callback); res->message says
+ * the promotion follows. Final errors: BATON_EEXIST (id is a member already, or
+ * another member has one of the addresses), BATON_EBUSY (another change is in
+ * progress), BATON_ECONFIG (the configuration is full), BATON_EINVAL (id 0, a bad
+ * address). Fails at once with BATON_EINVAL for id 0 or a NULL or empty address. */
+int baton_async_member_add(struct baton_async *c, uint64_t id, const char *peer_addr,
+                           const char *client_addr, uint64_t timeout_ms, baton_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+
+/* Removes member id (voter or learner). A removed node stops once it learns of its
+ * removal: the leader tells it when the removal has committed (a leader removing
+ * itself leads until then, then steps down and stops). res->change and
+ * res->members (the configuration without it). Final errors: BATON_ENOTFOUND (not
+ * a member), BATON_ECONFIG (the last voter), BATON_EBUSY (another change is in
+ * progress). Fails at once with BATON_EINVAL for id 0. */
+int baton_async_member_remove(struct baton_async *c, uint64_t id, uint64_t timeout_ms,
+                              baton_cb cb, void *arg) __attribute__((warn_unused_result));
+
+/* Hands the leadership to voter id, or (id 0) to the most up-to-date other voter
+ * (Raft's TimeoutNow): the leader lets the target catch up, refusing new writes
+ * with BATON_EBUSY meanwhile (for at most one election timeout), tells it to
+ * start an election at once, and answers when it sees the new leader:
+ * res->transfer. Asking the leader itself for itself succeeds at once. Final
+ * errors: BATON_ENOTFOUND (not a member), BATON_ECONFIG (a learner, or no other
+ * voter), BATON_EBUSY (another transfer is under way), BATON_ELAGGING (the target
+ * did not catch up within the election timeout: behind or unreachable; the
+ * leader stays), BATON_ETIMEDOUT (the target was told to take over but no
+ * result came in time: outcome unknown). */
+int baton_async_leader_transfer(struct baton_async *c, uint64_t id, uint64_t timeout_ms,
+                                baton_cb cb, void *arg) __attribute__((warn_unused_result));
 
 /* Status of whichever node the client is connected to: res->status. */
 int baton_async_status(struct baton_async *c, uint64_t timeout_ms, baton_cb cb, void *arg)
@@ -443,6 +508,18 @@ int baton_cluster_members(struct baton *c, uint64_t timeout_ms, struct baton_mem
                           size_t *n) __attribute__((warn_unused_result));
 /* Frees what baton_cluster_members returned (NULL is fine). Any thread. */
 void baton_cluster_members_free(struct baton_member *members);
+
+/* As baton_async_member_add / baton_async_member_remove; on 0, *out (may be NULL)
+ * has the configuration entry's index and the cluster id (use baton_cluster_members
+ * for the configuration itself). */
+int baton_member_add(struct baton *c, uint64_t id, const char *peer_addr,
+                     const char *client_addr, uint64_t timeout_ms,
+                     struct baton_member_change *out) __attribute__((warn_unused_result));
+int baton_member_remove(struct baton *c, uint64_t id, uint64_t timeout_ms,
+                        struct baton_member_change *out) __attribute__((warn_unused_result));
+/* As baton_async_leader_transfer; on 0, *out (may be NULL) names the new leader. */
+int baton_leader_transfer(struct baton *c, uint64_t id, uint64_t timeout_ms,
+                          struct baton_transfer *out) __attribute__((warn_unused_result));
 
 /* As baton_async_lease_keep, from the library's thread; lost_cb runs there. On 0,
  * *out is owned by c until baton_keeper_stop. Errors: BATON_EINVAL,

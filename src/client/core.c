@@ -249,6 +249,7 @@ int client_core_submit(struct baton_async *core, Baton__ClientRequest *req,
     r->connect_ms = attempt_ms ? attempt_ms : core->opt.attempt_timeout_ms;
     r->attempt_ms = sat_add(r->connect_ms, extra_ms);
     r->at_most_once = (flags & CLIENT_REQ_AT_MOST_ONCE) != 0;
+    r->busy_final = (flags & CLIENT_REQ_BUSY_FINAL) != 0;
     r->done = done;
     r->arg = arg;
     uv_timer_init(core->loop, &r->timer);
@@ -320,6 +321,11 @@ static void handle_answer(struct baton_async *core, struct client_req *r,
 {
     char why[CLIENT_WHY_LEN];
     const char *msg = resp->message != NULL ? resp->message : "";
+    /* Answered: no longer in flight, so a link dropped below (to follow the leader,
+     * or to leave a node that keeps answering EUNAVAILABLE) retries r like one
+     * that never left; an at-most-once request is not lost with the link, since
+     * the node said it did not act. */
+    r->state = CLIENT_REQ_QUEUED;
     switch (resp->err) {
     case 0:
         core->unavailable = 0;
@@ -328,9 +334,14 @@ static void handle_answer(struct baton_async *core, struct client_req *r,
     case BATON_ENOTLEADER:
         follow_leader(core, r, resp);
         return;
+    case BATON_EBUSY:
+        if (r->busy_final) {
+            client_req_finish(r, BATON_EBUSY, resp, msg[0] ? msg : baton_strerror(resp->err));
+            return;
+        }
+        /* fall through */
     case BATON_EUNAVAILABLE:
     case BATON_ESHUTDOWN:
-    case BATON_EBUSY:
         snprintf(why, sizeof(why), "%s: %s%s%s", core->link->endpoint,
                  baton_strerror(resp->err), msg[0] ? ": " : "", msg);
         if (resp->err != BATON_EBUSY && ++core->unavailable >= UNAVAILABLE_ROTATE) {

@@ -83,6 +83,9 @@ enum client_req_state { CLIENT_REQ_QUEUED, CLIENT_REQ_SENT, CLIENT_REQ_BACKOFF, 
  * it is retried only after answers that say it was not executed (EUNAVAILABLE,
  * ESHUTDOWN, EBUSY, NOT_LEADER) or when it was never written to a connection. */
 #define CLIENT_REQ_AT_MOST_ONCE 1u
+/* BUSY_FINAL: BATON_EBUSY from the cluster is the answer (another membership change
+ * or transfer is in progress), not a reason to retry. */
+#define CLIENT_REQ_BUSY_FINAL 2u
 
 struct client_req {
     struct baton_async *core;
@@ -97,6 +100,7 @@ struct client_req {
     int64_t sent_ms;           /* baton_now_ms() of the latest send */
     unsigned attempt;
     bool at_most_once;         /* CLIENT_REQ_AT_MOST_ONCE */
+    bool busy_final;           /* CLIENT_REQ_BUSY_FINAL */
     uv_timer_t timer;          /* deadline, backoff or attempt timeout */
     client_done_cb done;
     void *arg;
@@ -194,6 +198,11 @@ int client_keepalive_submit(struct baton_async *c, uint64_t lease, uint64_t time
 int client_decode_leases(const Baton__LeaseListResponse *pb, struct baton_result *res)
     __attribute__((warn_unused_result));
 int client_decode_members(const Baton__ClusterMembersResponse *pb, struct baton_result *res)
+    __attribute__((warn_unused_result));
+/* Fill res->change and res->members from a membership change's answer; free with
+ * client_result_clear. BATON_EMALFORMED (index or cluster id 0, or members as for
+ * client_decode_members), BATON_ENOMEM. */
+int client_decode_change(const Baton__MemberChangeResponse *pb, struct baton_result *res)
     __attribute__((warn_unused_result));
 /* Frees the arrays the decoders allocated in res and empties them. */
 void client_result_clear(struct baton_result *res);

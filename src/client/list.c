@@ -1,4 +1,4 @@
-/* libbaton's listings (lease list, cluster members): decoding the answers, copies and frees. */
+/* libbaton's listings (lease list, members, membership changes): decoding, copies, frees. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,25 +48,40 @@ static int decode_member(const Baton__Member *pb, struct baton_member *m)
     return 0;
 }
 
-int client_decode_members(const Baton__ClusterMembersResponse *pb, struct baton_result *res)
+static int decode_member_list(Baton__Member *const *members, size_t n, struct baton_result *res)
 {
     /* A configuration always has a voter: an empty one is no answer. */
-    if (pb->n_members == 0) {
+    if (n == 0) {
         return BATON_EMALFORMED;
     }
-    struct baton_member *v = calloc(pb->n_members, sizeof(*v));
+    struct baton_member *v = calloc(n, sizeof(*v));
     if (v == NULL) {
         return BATON_ENOMEM;
     }
-    for (size_t i = 0; i < pb->n_members; i++) {
-        if (decode_member(pb->members[i], &v[i]) != 0) {
+    for (size_t i = 0; i < n; i++) {
+        if (decode_member(members[i], &v[i]) != 0) {
             free(v);
             return BATON_EMALFORMED;
         }
     }
     res->members = v;
-    res->n_members = pb->n_members;
+    res->n_members = n;
     return 0;
+}
+
+int client_decode_members(const Baton__ClusterMembersResponse *pb, struct baton_result *res)
+{
+    return decode_member_list(pb->members, pb->n_members, res);
+}
+
+int client_decode_change(const Baton__MemberChangeResponse *pb, struct baton_result *res)
+{
+    if (pb->index == 0 || pb->cluster_id == 0) {
+        return BATON_EMALFORMED;
+    }
+    res->change.index = pb->index;
+    res->change.cluster_id = pb->cluster_id;
+    return decode_member_list(pb->members, pb->n_members, res);
 }
 
 void client_result_clear(struct baton_result *res)

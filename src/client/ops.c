@@ -119,6 +119,24 @@ static int decode(Baton__ClientRequest__OpCase op, const Baton__ClientResponse *
             return BATON_EMALFORMED;
         }
         return client_decode_members(resp->cluster_members, res);
+    case BATON__CLIENT_REQUEST__OP_MEMBER_ADD:
+        if (resp->result_case != BATON__CLIENT_RESPONSE__RESULT_MEMBER_ADD) {
+            return BATON_EMALFORMED;
+        }
+        return client_decode_change(resp->member_add, res);
+    case BATON__CLIENT_REQUEST__OP_MEMBER_REMOVE:
+        if (resp->result_case != BATON__CLIENT_RESPONSE__RESULT_MEMBER_REMOVE) {
+            return BATON_EMALFORMED;
+        }
+        return client_decode_change(resp->member_remove, res);
+    case BATON__CLIENT_REQUEST__OP_LEADER_TRANSFER:
+        if (resp->result_case != BATON__CLIENT_RESPONSE__RESULT_LEADER_TRANSFER ||
+            resp->leader_transfer->leader == 0) {
+            return BATON_EMALFORMED;
+        }
+        res->transfer.leader = resp->leader_transfer->leader;
+        res->transfer.term = resp->leader_transfer->term;
+        return 0;
     case BATON__CLIENT_REQUEST__OP_LEASE_GRANT:
     case BATON__CLIENT_REQUEST__OP_LEASE_KEEPALIVE:
         return decode_lease(resp, sent_ms, res);
@@ -144,6 +162,10 @@ static void op_done(struct baton_async *core, void *arg, int err,
     memset(&res, 0, sizeof(res));
     res.message = why;
     if (err == 0) {
+        /* A success may come with words of its own (a member added as a learner). */
+        if (resp->message != NULL && resp->message[0] != '\0') {
+            res.message = resp->message;
+        }
         err = decode(oc->op, resp, sent_ms, &res);
         if (err == BATON_ENOMEM) {
             res.message = baton_strerror(err);
@@ -324,6 +346,53 @@ int baton_async_cluster_members(struct baton_async *c, uint64_t timeout_ms, bato
     req.op_case = BATON__CLIENT_REQUEST__OP_CLUSTER_MEMBERS;
     req.cluster_members = &op;
     return submit(c, &req, timeout_ms, 0, cb, arg);
+}
+
+/* Membership changes and transfers are at most once (a retried add or remove
+ * whose first attempt took effect would be refused as a conflict, a retried
+ * transfer to any voter would move the leadership twice), and their EBUSY
+ * means another change or transfer is in progress: final. */
+#define MEMBER_FLAGS (CLIENT_REQ_AT_MOST_ONCE | CLIENT_REQ_BUSY_FINAL)
+
+int baton_async_member_add(struct baton_async *c, uint64_t id, const char *peer_addr,
+                           const char *client_addr, uint64_t timeout_ms, baton_cb cb, void *arg)
+{
+    Baton__ClientRequest req = BATON__CLIENT_REQUEST__INIT;
+    Baton__MemberAddRequest op = BATON__MEMBER_ADD_REQUEST__INIT;
+    if (id == 0 || !name_ok(peer_addr) || !name_ok(client_addr)) {
+        return BATON_EINVAL;
+    }
+    op.id = id;
+    op.peer_addr = (char *)peer_addr;
+    op.client_addr = (char *)client_addr;
+    req.op_case = BATON__CLIENT_REQUEST__OP_MEMBER_ADD;
+    req.member_add = &op;
+    return submit_req(c, &req, timeout_ms, 0, 0, MEMBER_FLAGS, cb, arg, NULL);
+}
+
+int baton_async_member_remove(struct baton_async *c, uint64_t id, uint64_t timeout_ms,
+                              baton_cb cb, void *arg)
+{
+    Baton__ClientRequest req = BATON__CLIENT_REQUEST__INIT;
+    Baton__MemberRemoveRequest op = BATON__MEMBER_REMOVE_REQUEST__INIT;
+    if (id == 0) {
+        return BATON_EINVAL;
+    }
+    op.id = id;
+    req.op_case = BATON__CLIENT_REQUEST__OP_MEMBER_REMOVE;
+    req.member_remove = &op;
+    return submit_req(c, &req, timeout_ms, 0, 0, MEMBER_FLAGS, cb, arg, NULL);
+}
+
+int baton_async_leader_transfer(struct baton_async *c, uint64_t id, uint64_t timeout_ms,
+                                baton_cb cb, void *arg)
+{
+    Baton__ClientRequest req = BATON__CLIENT_REQUEST__INIT;
+    Baton__LeaderTransferRequest op = BATON__LEADER_TRANSFER_REQUEST__INIT;
+    op.id = id;
+    req.op_case = BATON__CLIENT_REQUEST__OP_LEADER_TRANSFER;
+    req.leader_transfer = &op;
+    return submit_req(c, &req, timeout_ms, 0, 0, MEMBER_FLAGS, cb, arg, NULL);
 }
 
 int baton_async_counter_incr(struct baton_async *c, const char *name, uint64_t n,

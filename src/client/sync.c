@@ -81,6 +81,13 @@ static int call_start(struct baton *c, struct sync_call *call)
         return baton_async_counter_get(a, call->name, call->timeout_ms, call_cb, call);
     case SYNC_LEASE_LIST:
         return baton_async_lease_list(a, call->timeout_ms, call_cb, call);
+    case SYNC_MEMBER_ADD:
+        return baton_async_member_add(a, call->a, call->name, call->name2, call->timeout_ms,
+                                      call_cb, call);
+    case SYNC_MEMBER_REMOVE:
+        return baton_async_member_remove(a, call->a, call->timeout_ms, call_cb, call);
+    case SYNC_TRANSFER:
+        return baton_async_leader_transfer(a, call->a, call->timeout_ms, call_cb, call);
     case SYNC_MEMBERS:
         return baton_async_cluster_members(a, call->timeout_ms, call_cb, call);
     default:

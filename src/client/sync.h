@@ -19,6 +19,9 @@ enum sync_op {
     SYNC_COUNTER_GET,
     SYNC_LEASE_LIST,
     SYNC_MEMBERS,
+    SYNC_MEMBER_ADD,
+    SYNC_MEMBER_REMOVE,
+    SYNC_TRANSFER,
     SYNC_KEEP,
     SYNC_FN
 };
@@ -32,6 +35,7 @@ struct sync_call {
     enum sync_op op;
     /* Arguments. */
     const char *name;
+    const char *name2;            /* member add: the client address (name: the peer's) */
     uint64_t a, b, c, d;
     uint64_t timeout_ms;
     const struct baton_lease *lease;

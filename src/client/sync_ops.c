@@ -192,6 +192,51 @@ int baton_cluster_members(struct baton *c, uint64_t timeout_ms, struct baton_mem
     return 0;
 }
 
+static int member_change(struct baton *c, struct sync_call *call, struct baton_member_change *out)
+{
+    int rv = sync_call_run(c, call);
+    if (rv == 0 && out != NULL) {
+        *out = call->res.change;
+    }
+    call_free_arrays(call); /* the configuration: baton_cluster_members has it */
+    return rv;
+}
+
+int baton_member_add(struct baton *c, uint64_t id, const char *peer_addr,
+                     const char *client_addr, uint64_t timeout_ms,
+                     struct baton_member_change *out)
+{
+    struct sync_call call;
+    call_init(&call, SYNC_MEMBER_ADD, timeout_ms);
+    call.a = id;
+    call.name = peer_addr;
+    call.name2 = client_addr;
+    return member_change(c, &call, out);
+}
+
+int baton_member_remove(struct baton *c, uint64_t id, uint64_t timeout_ms,
+                        struct baton_member_change *out)
+{
+    struct sync_call call;
+    call_init(&call, SYNC_MEMBER_REMOVE, timeout_ms);
+    call.a = id;
+    return member_change(c, &call, out);
+}
+
+int baton_leader_transfer(struct baton *c, uint64_t id, uint64_t timeout_ms,
+                          struct baton_transfer *out)
+{
+    struct sync_call call;
+    call_init(&call, SYNC_TRANSFER, timeout_ms);
+    call.a = id;
+    int rv = sync_call_run(c, &call);
+    if (rv == 0 && out != NULL) {
+        *out = call.res.transfer;
+    }
+    call_free_arrays(&call);
+    return rv;
+}
+
 int baton_lease_keep(struct baton *c, const struct baton_lease *lease, baton_lost_cb lost_cb,
                      void *arg, struct baton_keeper **out)
 {

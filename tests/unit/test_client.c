@@ -314,6 +314,42 @@ START_TEST(test_decode_members)
 }
 END_TEST
 
+START_TEST(test_decode_change)
+{
+    Baton__Member m, *mp[1] = {&m};
+    baton__member__init(&m);
+    m.id = 4;
+    m.role = BATON_MEMBER_LEARNER;
+    m.peer_addr = "127.0.0.1:7204";
+    m.client_addr = "127.0.0.1:7104";
+    Baton__MemberChangeResponse pb = BATON__MEMBER_CHANGE_RESPONSE__INIT;
+    pb.index = 12;
+    pb.cluster_id = 0x153e828d0027701dULL;
+    pb.n_members = 1;
+    pb.members = mp;
+    struct baton_result res;
+    memset(&res, 0, sizeof(res));
+    ck_assert_int_eq(client_decode_change(&pb, &res), 0);
+    ck_assert_uint_eq(res.change.index, 12);
+    ck_assert_uint_eq(res.change.cluster_id, 0x153e828d0027701dULL);
+    ck_assert_uint_eq(res.n_members, 1);
+    ck_assert_int_eq(res.members[0].role, BATON_MEMBER_LEARNER);
+    ck_assert_str_eq(res.members[0].client_addr, "127.0.0.1:7104");
+    client_result_clear(&res);
+
+    /* Nothing committed at index 0, no cluster has id 0, no configuration is empty. */
+    pb.index = 0;
+    ck_assert_int_eq(client_decode_change(&pb, &res), BATON_EMALFORMED);
+    pb.index = 12;
+    pb.cluster_id = 0;
+    ck_assert_int_eq(client_decode_change(&pb, &res), BATON_EMALFORMED);
+    pb.cluster_id = 1;
+    pb.n_members = 0;
+    ck_assert_int_eq(client_decode_change(&pb, &res), BATON_EMALFORMED);
+    ck_assert_ptr_null(res.members);
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
@@ -336,6 +372,7 @@ static Suite *client_suite(void)
     tcase_add_test(li, test_lease_list_copy);
     tcase_add_test(li, test_decode_leases);
     tcase_add_test(li, test_decode_members);
+    tcase_add_test(li, test_decode_change);
     suite_add_tcase(s, li);
     return s;
 }

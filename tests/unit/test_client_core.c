@@ -25,6 +25,10 @@ struct fake_answer {
     Baton__StatusResponse status;
     Baton__CounterIncrResponse incr;
     Baton__CounterGetResponse get;
+    Baton__MemberChangeResponse change;
+    Baton__Member members[2];
+    Baton__Member *member_ptrs[2];
+    Baton__LeaderTransferResponse transfer;
 };
 
 struct fake;
@@ -70,6 +74,12 @@ static void answer_init(struct fake_answer *a, uint64_t id)
     baton__status_response__init(&a->status);
     baton__counter_incr_response__init(&a->incr);
     baton__counter_get_response__init(&a->get);
+    baton__member_change_response__init(&a->change);
+    baton__leader_transfer_response__init(&a->transfer);
+    for (int i = 0; i < 2; i++) {
+        baton__member__init(&a->members[i]);
+        a->member_ptrs[i] = &a->members[i];
+    }
     a->resp.id = id;
 }
 
@@ -373,6 +383,57 @@ static enum fake_action fn_incr_late(struct fake *f, const Baton__ClientRequest 
 {
     uv_timer_start(&f->late, late_incr_cb, 300, 0);
     return FAKE_HOLD;
+}
+
+/* Membership: the first budget requests are answered EBUSY (budget > 0) or closed
+ * on (budget < 0, counting up); then an add answers index 9 with node 1 and the new
+ * member (a learner), a remove index 10 with node 1 alone, a transfer leader 2. */
+static enum fake_action fn_member(struct fake *f, const Baton__ClientRequest *req,
+                                  struct fake_answer *a)
+{
+    if (f->budget > 0) {
+        f->budget--;
+        a->resp.err = BATON_EBUSY;
+        a->resp.message = "a membership change is in progress";
+        return FAKE_ANSWER;
+    }
+    if (f->budget < 0) {
+        f->budget++;
+        return FAKE_CLOSE;
+    }
+    a->members[0].id = 1;
+    a->members[0].role = BATON_MEMBER_VOTER;
+    a->members[0].peer_addr = "127.0.0.1:7201";
+    a->members[0].client_addr = "127.0.0.1:7101";
+    a->change.members = a->member_ptrs;
+    a->change.n_members = 1;
+    a->change.cluster_id = 0xc1u;
+    switch (req->op_case) {
+    case BATON__CLIENT_REQUEST__OP_MEMBER_ADD:
+        a->members[1].id = req->member_add->id;
+        a->members[1].role = BATON_MEMBER_LEARNER;
+        a->members[1].peer_addr = req->member_add->peer_addr;
+        a->members[1].client_addr = req->member_add->client_addr;
+        a->change.n_members = 2;
+        a->change.index = 9;
+        a->resp.message = "node 4 joined as a learner";
+        a->resp.result_case = BATON__CLIENT_RESPONSE__RESULT_MEMBER_ADD;
+        a->resp.member_add = &a->change;
+        break;
+    case BATON__CLIENT_REQUEST__OP_MEMBER_REMOVE:
+        a->change.index = 10;
+        a->resp.result_case = BATON__CLIENT_RESPONSE__RESULT_MEMBER_REMOVE;
+        a->resp.member_remove = &a->change;
+        break;
+    default:
+        ck_assert_int_eq(req->op_case, BATON__CLIENT_REQUEST__OP_LEADER_TRANSFER);
+        a->transfer.leader = 2;
+        a->transfer.term = 7;
+        a->resp.result_case = BATON__CLIENT_RESPONSE__RESULT_LEADER_TRANSFER;
+        a->resp.leader_transfer = &a->transfer;
+        break;
+    }
+    return FAKE_ANSWER;
 }
 
 /* ---- Tests ---- */
@@ -820,6 +881,111 @@ START_TEST(test_counter_incr_refused_until_deadline)
 }
 END_TEST
 
+/* A membership change is at most once, yet a NOT_LEADER answer (the node did not
+ * act) sends it on to the leader; the answer's words and configuration come back. */
+START_TEST(test_member_add_follows_redirect)
+{
+    fake_start(&fakes[0], fn_not_leader, 1);
+    fake_start(&fakes[1], fn_member, 2);
+    fakes[0].leader = fakes[1].addr;
+    struct baton_async *c = client_new(fakes[0].addr, 0);
+    struct outcome o = {0};
+    ck_assert_int_eq(baton_async_member_add(c, 4, "127.0.0.1:7204", "127.0.0.1:7104", 2000,
+                                            outcome_cb, &o), 0);
+    run_until(&o.done, 3000);
+    ck_assert_int_eq(o.err, 0);
+    ck_assert_uint_eq(o.res.change.index, 9);
+    ck_assert_uint_eq(o.res.change.cluster_id, 0xc1u);
+    ck_assert_uint_eq(o.res.n_members, 2); /* the array itself is gone with the callback */
+    ck_assert_str_eq(o.message, "node 4 joined as a learner");
+    ck_assert_int_eq(fakes[0].requests, 1);
+    ck_assert_int_eq(fakes[1].requests, 1);
+
+    struct outcome r = {0};
+    ck_assert_int_eq(baton_async_member_remove(c, 3, 2000, outcome_cb, &r), 0);
+    run_until(&r.done, 3000);
+    ck_assert_int_eq(r.err, 0);
+    ck_assert_uint_eq(r.res.change.index, 10);
+    struct outcome t = {0};
+    ck_assert_int_eq(baton_async_leader_transfer(c, 0, 2000, outcome_cb, &t), 0);
+    run_until(&t.done, 3000);
+    ck_assert_int_eq(t.err, 0);
+    ck_assert_uint_eq(t.res.transfer.leader, 2);
+    ck_assert_uint_eq(t.res.transfer.term, 7);
+    client_close(c);
+}
+END_TEST
+
+/* EBUSY is a change in progress: a final answer, not retried. */
+START_TEST(test_member_busy_is_final)
+{
+    fake_start(&fakes[0], fn_member, 1);
+    fakes[0].budget = 5;
+    struct baton_async *c = client_new(fakes[0].addr, 0);
+    struct outcome o = {0};
+    ck_assert_int_eq(baton_async_member_remove(c, 3, 2000, outcome_cb, &o), 0);
+    run_until(&o.done, 3000);
+    ck_assert_int_eq(o.err, BATON_EBUSY);
+    ck_assert_str_eq(o.message, "a membership change is in progress");
+    ck_assert_int_eq(fakes[0].requests, 1);
+    client_close(c);
+}
+END_TEST
+
+/* A change whose connection was lost after it was sent is not sent again: outcome
+ * unknown. A refused argument never leaves. */
+START_TEST(test_member_not_resent_after_loss)
+{
+    fake_start(&fakes[0], fn_member, 1);
+    fakes[0].budget = -1;
+    struct baton_async *c = client_new(fakes[0].addr, 0);
+    struct outcome o = {0};
+    ck_assert_int_eq(baton_async_leader_transfer(c, 2, 2000, outcome_cb, &o), 0);
+    run_until(&o.done, 3000);
+    ck_assert_int_eq(o.err, BATON_ETIMEDOUT);
+    ck_assert_ptr_nonnull(strstr(o.message, "outcome unknown"));
+    ck_assert_int_eq(fakes[0].requests, 1);
+    ck_assert_int_eq(baton_async_member_add(c, 0, "127.0.0.1:1", "127.0.0.1:2", 100,
+                                            outcome_cb, &o), BATON_EINVAL);
+    ck_assert_int_eq(baton_async_member_add(c, 4, "", "127.0.0.1:2", 100, outcome_cb, &o),
+                     BATON_EINVAL);
+    ck_assert_int_eq(baton_async_member_add(c, 4, "127.0.0.1:1", NULL, 100, outcome_cb, &o),
+                     BATON_EINVAL);
+    ck_assert_int_eq(baton_async_member_remove(c, 0, 100, outcome_cb, &o), BATON_EINVAL);
+    client_close(c);
+}
+END_TEST
+
+static enum fake_action fn_incr_unavailable(struct fake *f, const Baton__ClientRequest *req,
+                                            struct fake_answer *a)
+{
+    if (f->requests <= 3) {
+        a->resp.err = BATON_EUNAVAILABLE;
+        a->resp.message = "no leader";
+        return FAKE_ANSWER;
+    }
+    a->incr.value = 1;
+    a->resp.result_case = BATON__CLIENT_RESPONSE__RESULT_COUNTER_INCR;
+    a->resp.counter_incr = &a->incr;
+    return FAKE_ANSWER;
+}
+
+/* Three EUNAVAILABLE answers in a row move the client to another node (here the
+ * same one again): an at-most-once request the node said it did not run goes
+ * along, it is not lost with the connection. */
+START_TEST(test_at_most_once_survives_rotation)
+{
+    fake_start(&fakes[0], fn_incr_unavailable, 1);
+    struct baton_async *c = client_new(fakes[0].addr, 0);
+    struct outcome o = {0};
+    ck_assert_int_eq(baton_async_counter_incr(c, "hits", 1, 4000, outcome_cb, &o), 0);
+    run_until(&o.done, 5000);
+    ck_assert_int_eq(o.err, 0);
+    ck_assert_int_eq(fakes[0].requests, 4);
+    client_close(c);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("client_core");
@@ -843,6 +1009,10 @@ static Suite *core_suite(void)
     tcase_add_test(t, test_counter_incr_retried_when_busy);
     tcase_add_test(t, test_counter_incr_waits_for_slow_answer);
     tcase_add_test(t, test_counter_incr_refused_until_deadline);
+    tcase_add_test(t, test_member_add_follows_redirect);
+    tcase_add_test(t, test_member_busy_is_final);
+    tcase_add_test(t, test_member_not_resent_after_loss);
+    tcase_add_test(t, test_at_most_once_survives_rotation);
     suite_add_tcase(s, t);
     TCase *k = tcase_create("keeper");
     tcase_add_checked_fixture(k, setup, teardown);
