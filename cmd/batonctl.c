@@ -23,6 +23,14 @@ static const struct ctl_command commands[] = {
     {"cluster", "members", "",
      "the committed membership, from the leader: id= peer= client= role=",
      ctl_cluster_members},
+    {"cluster", "add", "ID PEER_ADDR CLIENT_ADDR",
+     "add member ID (learner, then voter): id= role= index= cluster_id=",
+     ctl_cluster_add},
+    {"cluster", "remove", "ID", "remove member ID (it stops): id= index=",
+     ctl_cluster_remove},
+    {"cluster", "transfer", "[ID]",
+     "hand leadership to voter ID (default: any caught-up): leader= term=",
+     ctl_cluster_transfer},
     {"lease", "grant", "TTL_MS",
      "grant a lease (TTL at least 2 election timeouts): lease= ttl_ms=", ctl_lease_grant},
     {"lease", "keepalive", "ID", "restart lease ID at its full TTL once: ttl_ms=",
@@ -84,6 +92,13 @@ static void print_help(FILE *out)
           "  ended it), 1 if the lock was not acquired within --wait, 3 if the lease was\n"
           "  lost or the cluster was unavailable, 126/127 if CMD could not run. --timeout\n"
           "  bounds getting the lock (plus --wait), and afresh letting it go.\n"
+          "Membership:\n"
+          "  cluster add/remove/transfer are served by the leader, one change at a time,\n"
+          "  and answered once the change has committed (exit 1 while another is in\n"
+          "  progress). A new member joins as a learner and the leader makes it a voter\n"
+          "  once it has caught up (cluster members shows role=voter then); cluster add\n"
+          "  prints the batond flags to start it with (--join --cluster-id ...). A removed\n"
+          "  member stops. transfer exits 1 if the target did not catch up in time.\n"
           "Counters:\n"
           "  Any node answers, with or without a quorum. An increment is sent at most\n"
           "  once: exit 3 means it may or may not have been counted.\n",
@@ -91,10 +106,11 @@ static void print_help(FILE *out)
     fprintf(out, "\n"
                  "Exit codes:\n"
                  "  0  success\n"
-                 "  1  a definite \"no\" (lock not acquired within --wait, check false)\n"
+                 "  1  a definite \"no\" (lock not acquired within --wait, check false,\n"
+                 "     a membership change refused or already in progress)\n"
                  "  2  usage error\n"
                  "  3  cluster unavailable or timed out (outcome unknown)\n"
-                 "  4  not found or expired (unknown lease, lease expired)\n");
+                 "  4  not found or expired (unknown lease, lease expired, unknown member)\n");
 }
 
 int ctl_usage_error(const struct ctl_ctx *ctx, const char *fmt, ...)

@@ -121,6 +121,11 @@ int ctl_lock_inspect(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_lock_check(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_lock_exec(struct ctl_ctx *ctx, int argc, char **argv);
 
+/* cluster add | remove | transfer (ctl_member.c). */
+int ctl_cluster_add(struct ctl_ctx *ctx, int argc, char **argv);
+int ctl_cluster_remove(struct ctl_ctx *ctx, int argc, char **argv);
+int ctl_cluster_transfer(struct ctl_ctx *ctx, int argc, char **argv);
+
 /* counter incr | get (ctl_counter.c). */
 int ctl_counter_incr(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_counter_get(struct ctl_ctx *ctx, int argc, char **argv);
