@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/check.h"
 #include "store/internal.h"
 
 #define LOCK_FILE "baton.lock"
@@ -144,104 +145,17 @@ static int lock_dir(struct store *s, bool *made)
     return 0;
 }
 
-/* LMDB 0.9 trusts its meta pages (found by tests/fuzz/fuzz_store_open): a page
- * size of 0 makes mdb_env_open() divide by zero (SIGFPE), a root of page 0 or
- * 1 fails an assertion (abort), and while read transactions use the meta with
- * the larger txnid, write transactions use the one in slot txnid & 1: when a
- * damaged txnid makes them differ, the first write starts from a meta nobody
- * checked (abort, SIGBUS). Their layout, from mdb.c (data version 1, native
- * byte order): a 16-byte page header (u64 pgno, u16 pad, u16 flags, u16 lower,
- * u16 upper), then MDB_meta: u32 magic, u32 version, u64 address, u64 map
- * size, two 48-byte MDB_db records, free and main (the free one's leading u32
- * is the page size, each one's last u64 its root page), u64 last page, u64
- * txnid. LMDB reads meta 1 at the offset meta 0's page size names. Headers
- * that are not LMDB's, or of another version, are left to LMDB, which reports
- * them. Damage inside the B-tree pages is not caught here (see store.h). */
-#define LMDB_MAGIC 0xBEEFC0DEu
-#define LMDB_DATA_VERSION 1u
-#define LMDB_PAGE_HDR 16
-#define LMDB_P_META 0x08
-#define LMDB_META_BYTES (LMDB_PAGE_HDR + 136)
-#define LMDB_PSIZE_MIN 512u
-#define LMDB_PSIZE_MAX 65536u
-
-#define LMDB_NO_PAGE UINT64_MAX /* P_INVALID: an empty database's root */
-
-struct lmdb_meta {
-    uint32_t psize;
-    uint64_t root[2]; /* free, main */
-    uint64_t last_pg;
-    uint64_t txnid;
-};
-
-/* 1 if the meta page at off is LMDB's (then *m is filled), 0 if not, or -errno. */
-static int read_meta(int fd, off_t off, struct lmdb_meta *m)
+/* LMDB trusts the pages of data.mdb: a damaged one crashes it or makes it
+ * loop (check.h), so they are checked before LMDB maps the file. */
+static int check_pages(struct store *s, const char *path)
 {
-    uint8_t buf[LMDB_META_BYTES];
-    uint32_t magic, version;
-    uint16_t flags;
-    ssize_t n = pread(fd, buf, sizeof buf, off);
+    char msg[384];
+    int rc = store_check_file(path, msg, sizeof msg);
 
-    if (n < 0)
-        return -errno;
-    if ((size_t)n < sizeof buf)
-        return 0;
-    memcpy(&flags, buf + 10, sizeof flags);
-    memcpy(&magic, buf + LMDB_PAGE_HDR, sizeof magic);
-    memcpy(&version, buf + LMDB_PAGE_HDR + 4, sizeof version);
-    if (!(flags & LMDB_P_META) || magic != LMDB_MAGIC || version != LMDB_DATA_VERSION)
-        return 0;
-    memcpy(&m->psize, buf + LMDB_PAGE_HDR + 24, sizeof m->psize);
-    memcpy(&m->root[0], buf + LMDB_PAGE_HDR + 64, sizeof m->root[0]);
-    memcpy(&m->root[1], buf + LMDB_PAGE_HDR + 112, sizeof m->root[1]);
-    memcpy(&m->last_pg, buf + LMDB_PAGE_HDR + 120, sizeof m->last_pg);
-    memcpy(&m->txnid, buf + LMDB_PAGE_HDR + 128, sizeof m->txnid);
-    return 1;
-}
-
-static int check_meta_pages(struct store *s, const char *path, uint64_t size)
-{
-    struct lmdb_meta m[2];
-    off_t off = 0;
-    int fd, rc = 0, i, cur;
-
-    memset(m, 0, sizeof m);
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return store_mdb_fail(s, errno, "open %s", DATA_FILE);
-    for (i = 0; i < 2 && rc == 0; i++) {
-        int got = read_meta(fd, off, &m[i]);
-        uint32_t ps = m[i].psize;
-
-        if (got < 0)
-            rc = store_mdb_fail(s, -got, "read %s", DATA_FILE);
-        else if (got == 0)
-            break; /* LMDB's to report */
-        else if (ps < LMDB_PSIZE_MIN || ps > LMDB_PSIZE_MAX || (ps & (ps - 1)) != 0)
-            rc = store_fail(s, BATON_ECORRUPT, "%s: meta page %d has a page size of %" PRIu32,
-                            DATA_FILE, i, ps);
-        off = (off_t)m[0].psize;
-    }
-    close(fd);
-    if (rc != 0 || i < 2)
-        return rc;
-    cur = m[1].txnid > m[0].txnid;
-    if ((int)(m[cur].txnid & 1) != cur)
-        return store_fail(s, BATON_ECORRUPT, "%s: meta page %d holds txnid %" PRIu64, DATA_FILE,
-                          cur, m[cur].txnid);
-    if (m[cur].last_pg >= size / m[cur].psize)
-        return store_fail(s, BATON_ECORRUPT,
-                          "%s is truncated: %" PRIu64 " bytes, its meta page names page %" PRIu64
-                          " of %" PRIu32 " bytes",
-                          DATA_FILE, size, m[cur].last_pg, m[cur].psize);
-    for (i = 0; i < 2; i++) {
-        uint64_t root = m[cur].root[i];
-
-        if (root != LMDB_NO_PAGE && (root < 2 || root > m[cur].last_pg))
-            return store_fail(s, BATON_ECORRUPT,
-                              "%s: meta page %d names root page %" PRIu64 " (last page %" PRIu64
-                              ")",
-                              DATA_FILE, cur, root, m[cur].last_pg);
-    }
+    if (rc == BATON_ECORRUPT)
+        return store_fail(s, rc, "%s is damaged: %s", DATA_FILE, msg);
+    if (rc != 0)
+        return store_fail(s, rc, "check %s: %s", DATA_FILE, msg);
     return 0;
 }
 
@@ -268,31 +182,20 @@ static int probe_data_file(struct store *s, bool *existed)
                           "%s is empty (truncated?); refusing to start a new store over it",
                           DATA_FILE);
     *existed = true;
-    return check_meta_pages(s, path, (uint64_t)st.st_size);
+    return check_pages(s, path);
 }
 
-/* LMDB maps data.mdb and would fault (SIGBUS) on a page past the end of a
- * truncated file, so the file must reach the last page its meta page names. */
-static int check_file_size(struct store *s, uint64_t *last_txnid)
+/* The txnid of the last commit LMDB found. (That the file holds every page
+ * LMDB reads was checked before it mapped the file; the meta page's last
+ * page may lie past the end, see check.c.) */
+static int last_txnid(struct store *s, uint64_t *txnid)
 {
     MDB_envinfo info;
-    MDB_stat st;
-    struct stat fst;
-    mdb_filehandle_t fd;
-    uint64_t need;
-    int rc;
+    int rc = mdb_env_info(s->env, &info);
 
-    if ((rc = mdb_env_info(s->env, &info)) != 0 || (rc = mdb_env_stat(s->env, &st)) != 0 ||
-        (rc = mdb_env_get_fd(s->env, &fd)) != 0)
+    if (rc != 0)
         return store_mdb_fail(s, rc, "inspect %s", DATA_FILE);
-    if (fstat(fd, &fst) != 0)
-        return store_mdb_fail(s, errno, "stat %s", DATA_FILE);
-    need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
-    if ((uint64_t)fst.st_size < need)
-        return store_fail(s, BATON_ECORRUPT,
-                          "%s is truncated: %" PRIu64 " bytes, its pages need %" PRIu64,
-                          DATA_FILE, (uint64_t)fst.st_size, need);
-    *last_txnid = info.me_last_txnid;
+    *txnid = info.me_last_txnid;
     return 0;
 }
 
@@ -300,7 +203,7 @@ static int open_env(struct store *s, const struct store_options *opt, bool *fres
 {
     long page = sysconf(_SC_PAGESIZE);
     size_t map = opt != NULL && opt->map_size != 0 ? opt->map_size : STORE_MAP_SIZE_DEFAULT;
-    uint64_t last_txnid = 0;
+    uint64_t txnid = 0;
     bool existed;
     int rc;
 
@@ -322,11 +225,11 @@ static int open_env(struct store *s, const struct store_options *opt, bool *fres
                               DATA_FILE);
     if (rc != 0)
         return store_mdb_fail(s, rc, "open %s", DATA_FILE);
-    if (existed && (rc = check_file_size(s, &last_txnid)) != 0)
+    if (existed && (rc = last_txnid(s, &txnid)) != 0)
         return rc;
     /* A data.mdb without a single commit holds nothing: LMDB created it and the
      * process stopped before the first transaction (ours) committed. */
-    *fresh = !existed || last_txnid == 0;
+    *fresh = !existed || txnid == 0;
     return 0;
 }
 

@@ -25,8 +25,11 @@
  *   "snapshot"   the latest snapshot: "meta" (index, term, raft_conf) and "data"
  *   "crdt"       counter name -> opaque bytes (G-Counter slots)
  * Every value starts with a CRC-32C of the rest, so a damaged value is reported
- * as BATON_ECORRUPT instead of being handed to Raft. LMDB itself has no page
- * checksums: damage to its B-tree pages is caught as far as LMDB catches it.
+ * as BATON_ECORRUPT instead of being handed to Raft. LMDB has no page
+ * checksums and trusts its B-tree pages, so store_open() walks every page
+ * LMDB would read before LMDB maps the file, and refuses a file in which one
+ * is out of bounds or malformed (check.h has the rules). That walk reads
+ * each of those pages once (README.md has its cost).
  *
  * Durability
  * ----------
@@ -81,8 +84,10 @@ void store_options_default(struct store_options *opt);
  *   BATON_ECLUSTER  the store belongs to another cluster
  *   BATON_EVERSION  the store was written by a newer format version (of baton
  *                   or of LMDB)
- *   BATON_ECORRUPT  data.mdb is empty, truncated, not an LMDB file, has no or a
- *                   damaged "meta", a hole in its log, or a damaged snapshot
+ *   BATON_ECORRUPT  data.mdb is empty, truncated, not an LMDB file, has a
+ *                   damaged page (why names the page and what is wrong), no
+ *                   or a damaged "meta", a hole in its log, or a damaged
+ *                   snapshot
  *   BATON_ENOSPACE  no room to create the store (disk, or map_size too small)
  *   BATON_ENOMEM, BATON_EIO
  * A data.mdb in which no transaction was ever committed (a crash during the
