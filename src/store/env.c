@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "store/check.h"
@@ -85,6 +86,28 @@ int store_mdb_fail(struct store *s, int rc, const char *fmt, ...)
     vformat(s, mdb_strerror(rc), fmt, ap);
     va_end(ap);
     return store_err_translate(rc);
+}
+
+/* Less free space than this after a failed write counts as a full disk: a
+ * write cut short by a full disk leaves at most part of a block free, and
+ * other processes may have freed a little since. */
+#define NEARLY_FULL_BYTES ((uint64_t)1 << 20)
+
+int store_blame_full_disk(struct store *s, int err)
+{
+    struct statvfs fs;
+    uint64_t avail;
+    size_t len;
+
+    if (err != BATON_EIO || statvfs(s->dir, &fs) != 0)
+        return err;
+    avail = (uint64_t)fs.f_bavail * fs.f_frsize;
+    if (avail >= NEARLY_FULL_BYTES)
+        return err;
+    len = strlen(s->why);
+    snprintf(s->why + len, sizeof s->why - len,
+             "; the file system holding it is full (%" PRIu64 " bytes free)", avail);
+    return BATON_ENOSPACE;
 }
 
 int store_txn_begin(struct store *s, bool write, MDB_txn **txn)
@@ -265,7 +288,7 @@ static int open_dbs(struct store *s, bool fresh, uint64_t cluster_id)
         goto abort;
     rc = mdb_txn_commit(txn);
     if (rc != 0)
-        return store_mdb_fail(s, rc, "commit the store's creation");
+        return store_blame_full_disk(s, store_mdb_fail(s, rc, "commit the store's creation"));
     return 0;
 abort:
     mdb_txn_abort(txn);

@@ -56,6 +56,11 @@ int store_mdb_fail(struct store *s, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int store_txn_begin(struct store *s, bool write, MDB_txn **txn)
     __attribute__((warn_unused_result));
+/* LMDB reports a write that a full disk cut short as EIO ("short write,
+ * filesystem full?" in mdb_page_flush), not ENOSPC. When err is BATON_EIO
+ * and the file system holding the store has (nearly) no room left, this
+ * adds that to the message and returns BATON_ENOSPACE; otherwise err. */
+int store_blame_full_disk(struct store *s, int err) __attribute__((warn_unused_result));
 
 /* codec.c: big-endian integers, CRC-32C and records. */
 uint32_t store_crc32c(const void *p, size_t n);

@@ -194,7 +194,9 @@ void store_batch_from_ready(struct store_batch *b, const struct raft_ready *rd);
  *                    term goes down or whose vote changes within a term, a bad
  *                    CRDT name, an unknown snapshot_log
  *   BATON_ECOMPACTED an append that starts before the first index
- *   BATON_ENOSPACE   the disk or the map is full (previous data is intact)
+ *   BATON_ENOSPACE   the disk or the map is full (previous data is intact);
+ *                    also when LMDB reports a write a full disk cut short as
+ *                    an I/O error (the message then says so)
  *   BATON_ECORRUPT   a value the batch had to read (a term) is damaged
  *   BATON_ENOMEM, BATON_EIO
  * n == 0 writes nothing and returns 0. */

@@ -59,13 +59,14 @@ int store_write(struct store *s, const struct store_batch *b, size_t n)
      * that every batch above shares. */
     rc = mdb_txn_commit(txn);
     if (rc != 0)
-        return store_mdb_fail(s, rc, "commit %zu batches", n);
+        return store_blame_full_disk(s, store_mdb_fail(s, rc, "commit %zu batches", n));
     s->pos = pos;
     s->hs = hs;
     return 0;
 abort:
     mdb_txn_abort(txn);
-    return rc;
+    /* LMDB writes pages early when a transaction outgrows its dirty list. */
+    return store_blame_full_disk(s, rc);
 }
 
 int store_compact(struct store *s, uint64_t upto)

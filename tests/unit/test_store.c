@@ -1,6 +1,7 @@
 /* Check suites for src/store: real LMDB files in temporary directories. */
-#define _GNU_SOURCE /* memmem */
+#define _GNU_SOURCE /* memmem, unshare */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
@@ -8,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -975,6 +978,62 @@ START_TEST(test_map_too_small_to_create)
 }
 END_TEST
 
+/* Mounts a 1 MiB tmpfs on dir, in a mount namespace of this test process
+ * alone (Check runs each test in its own process), so nothing outlives the
+ * test. False, saying why, where that is not permitted (not root, or in a
+ * container without CAP_SYS_ADMIN). */
+static bool mount_tiny_tmpfs(void)
+{
+    const char *step = "unshare(CLONE_NEWNS)";
+
+    if (unshare(CLONE_NEWNS) == 0) {
+        step = "make / private";
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0) {
+            step = "mount -t tmpfs -o size=1m";
+            if (mount("tmpfs", dir, "tmpfs", 0, "size=1m") == 0)
+                return true;
+        }
+    }
+    fprintf(stderr, "test_disk_full_is_enospace: SKIPPED: cannot mount a tmpfs (%s: %s)\n", step,
+            strerror(errno));
+    return false;
+}
+
+/* A disk that fills up in the middle of a commit makes LMDB's write come up
+ * short, which LMDB reports as EIO; the store says BATON_ENOSPACE, and what
+ * was committed before is intact. */
+START_TEST(test_disk_full_is_enospace)
+{
+    struct raft_entry e = {.term = 1, .type = RAFT_ENTRY_NORMAL, .data.len = 100000};
+    struct store_batch b = {.entries = &e, .n_entries = 1};
+    struct store_boot boot;
+    struct store *s;
+    int rc;
+
+    if (!mount_tiny_tmpfs())
+        return;
+    s = open_ok();
+    e.data.base = calloc(1, e.data.len);
+    ck_assert_ptr_nonnull(e.data.base);
+    for (e.index = 1; (rc = store_write(s, &b, 1)) == 0; e.index++)
+        ck_assert_uint_lt(e.index, 20); /* 1 MiB holds fewer than 10 */
+    ck_assert_msg(rc == BATON_ENOSPACE, "store_write: %s (%s)", baton_strerror(rc),
+                  store_errmsg(s));
+    ck_assert_msg(strstr(store_errmsg(s), "Input/output error; the file system holding it is full") !=
+                      NULL,
+                  "not a short write: %s", store_errmsg(s));
+    store_close(s);
+    free(e.data.base);
+
+    s = open_ok(); /* what was committed is all there */
+    load_ok(s, &boot);
+    ck_assert_uint_eq(boot.n_entries, e.index - 1);
+    store_boot_free(&boot);
+    store_close(s);
+    ck_assert_int_eq(umount2(dir, MNT_DETACH), 0);
+}
+END_TEST
+
 static TCase *add_case(Suite *suite, const char *name)
 {
     TCase *tc = tcase_create(name);
@@ -1026,6 +1085,7 @@ static Suite *store_suite(void)
     tc = add_case(suite, "space");
     tcase_add_test(tc, test_map_full_keeps_committed_data);
     tcase_add_test(tc, test_map_too_small_to_create);
+    tcase_add_test(tc, test_disk_full_is_enospace);
     return suite;
 }
 
