@@ -3,7 +3,8 @@
 # Membership changes and leadership transfer from batonctl (cluster add | remove |
 # transfer): a 3-node cluster holding a lease and a lock takes node 4, started by hand
 # with --join on a fresh data dir; node 4 is promoted from learner to voter once caught
-# up; an original node is killed and the four-node cluster still commits; node 4 takes
+# up; a joiner naming another cluster is refused by the members' Hello check; an
+# original node is killed and the four-node cluster still commits; node 4 takes
 # the leadership (cluster transfer 4) and serves the lock state it received; the dead
 # node is removed; node 4 restarts on its data without --join (and refuses it under
 # another --cluster-id); the error paths and their exit codes; a removed member stops
@@ -108,6 +109,18 @@ wait_until 20 role_is 4 voter
 wait_until 10 node_answers 4
 grep -q "joining cluster $CID" "$IT_DIR/node4.log" || fail "node 4 did not say it joins"
 log "node 4 is a voter: $(member_ids)"
+
+# A joiner that names another cluster (0x1234abcd) is refused by the members' Hello
+# check, as any node of another cluster is.
+mkdir -p "$IT_DIR/node7"
+"$BATOND" --id 7 --data-dir "$IT_DIR/node7/data" --join --cluster-id 1234abcd \
+  --initial-cluster "$IC4,7=$(peer_addr 7)/$(client_addr 7)" </dev/null >"$IT_DIR/node7.log" 2>&1 &
+N7=$!
+track_pid "$N7"
+hello_refused() { grep -q "Hello from cluster 305441741," "$BATON_CLUSTER_DIR"/node*/batond.log; }
+wait_until 10 hello_refused
+kill -TERM "$N7"
+wait "$N7" || fail "node 7 exited $? on SIGTERM"
 
 # ---- an original node dies: four voters, three alive, the cluster still commits.
 L=$(lead) || fail "no leader"
