@@ -142,6 +142,34 @@ void node_client_respond(struct node *n, uint64_t client, Baton__ClientResponse 
     }
 }
 
+bool node_client_dispatch(struct node *n, uint64_t client, const Baton__ClientRequest *req)
+{
+    switch (req->op_case) {
+    case BATON__CLIENT_REQUEST__OP_LEASE_GRANT:
+    case BATON__CLIENT_REQUEST__OP_LEASE_KEEPALIVE:
+    case BATON__CLIENT_REQUEST__OP_LEASE_REVOKE:
+    case BATON__CLIENT_REQUEST__OP_LOCK_ACQUIRE:
+    case BATON__CLIENT_REQUEST__OP_LOCK_RELEASE:
+    case BATON__CLIENT_REQUEST__OP_LOCK_INSPECT:
+    case BATON__CLIENT_REQUEST__OP_LOCK_CHECK:
+    case BATON__CLIENT_REQUEST__OP_LEASE_LIST:
+    case BATON__CLIENT_REQUEST__OP_CLUSTER_MEMBERS:
+        node_service_request(n, client, req);
+        return true;
+    case BATON__CLIENT_REQUEST__OP_COUNTER_INCR:
+    case BATON__CLIENT_REQUEST__OP_COUNTER_GET:
+        node_counters_request(n, client, req);
+        return true;
+    case BATON__CLIENT_REQUEST__OP_MEMBER_ADD:
+    case BATON__CLIENT_REQUEST__OP_MEMBER_REMOVE:
+    case BATON__CLIENT_REQUEST__OP_LEADER_TRANSFER:
+        node_members_request(n, client, req);
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void handle_request(struct node_client *c, const Baton__ClientRequest *req)
 {
     Baton__ClientResponse resp = BATON__CLIENT_RESPONSE__INIT;
@@ -152,35 +180,12 @@ static void handle_request(struct node_client *c, const Baton__ClientRequest *re
         respond(c, &resp);
         return;
     }
-    switch (req->op_case) {
-    case BATON__CLIENT_REQUEST__OP_STATUS:
+    if (req->op_case == BATON__CLIENT_REQUEST__OP_STATUS) {
         handle_status(c, &resp);
-        return;
-    case BATON__CLIENT_REQUEST__OP_LEASE_GRANT:
-    case BATON__CLIENT_REQUEST__OP_LEASE_KEEPALIVE:
-    case BATON__CLIENT_REQUEST__OP_LEASE_REVOKE:
-    case BATON__CLIENT_REQUEST__OP_LOCK_ACQUIRE:
-    case BATON__CLIENT_REQUEST__OP_LOCK_RELEASE:
-    case BATON__CLIENT_REQUEST__OP_LOCK_INSPECT:
-    case BATON__CLIENT_REQUEST__OP_LOCK_CHECK:
-    case BATON__CLIENT_REQUEST__OP_LEASE_LIST:
-    case BATON__CLIENT_REQUEST__OP_CLUSTER_MEMBERS:
-        node_service_request(c->node, c->id, req);
-        return;
-    case BATON__CLIENT_REQUEST__OP_COUNTER_INCR:
-    case BATON__CLIENT_REQUEST__OP_COUNTER_GET:
-        node_counters_request(c->node, c->id, req);
-        return;
-    case BATON__CLIENT_REQUEST__OP_MEMBER_ADD:
-    case BATON__CLIENT_REQUEST__OP_MEMBER_REMOVE:
-    case BATON__CLIENT_REQUEST__OP_LEADER_TRANSFER:
-        node_members_request(c->node, c->id, req);
-        return;
-    default:
+    } else if (!node_client_dispatch(c->node, c->id, req)) {
         resp.err = BATON_EINVAL;
         resp.message = "unknown request";
         respond(c, &resp);
-        return;
     }
 }
 

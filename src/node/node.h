@@ -93,6 +93,10 @@ void node_leader_client_addr(struct node *n, char *out, size_t len);
 /* client.c */
 /* Sends resp to client id if it is still connected (a gone client is skipped). */
 void node_client_respond(struct node *n, uint64_t client, Baton__ClientResponse *resp);
+/* Hands a client's request to the part of the node that serves it (the answer
+ * comes through node_client_respond); false for an operation it does not know,
+ * and for STATUS, which the connection answers itself. */
+bool node_client_dispatch(struct node *n, uint64_t client, const Baton__ClientRequest *req);
 int node_clients_listen(struct node *n, char *why, size_t why_len)
     __attribute__((warn_unused_result));
 void node_clients_close(struct node *n);

@@ -421,32 +421,15 @@ static bool peer_frame(struct fuzz_node *f, const Baton__Envelope *env)
 }
 
 /* The client port (client.c's frame_cb and handle_request, without its rate
- * limit): ClientRequests only. A status request needs a connection to answer
- * on, so it is not handled here. */
+ * limit): ClientRequests only, through the node's own dispatch. A status
+ * request needs a connection to answer on, so it is not handled here. */
 static bool client_frame(struct fuzz_node *f, const Baton__Envelope *env)
 {
     struct node *n = &f->n;
     if (env->body_case != BATON__ENVELOPE__BODY_REQUEST) {
         return false;
     }
-    const Baton__ClientRequest *req = env->request;
-    switch (req->op_case) {
-    case BATON__CLIENT_REQUEST__OP_LEASE_GRANT:
-    case BATON__CLIENT_REQUEST__OP_LEASE_KEEPALIVE:
-    case BATON__CLIENT_REQUEST__OP_LEASE_REVOKE:
-    case BATON__CLIENT_REQUEST__OP_LOCK_ACQUIRE:
-    case BATON__CLIENT_REQUEST__OP_LOCK_RELEASE:
-    case BATON__CLIENT_REQUEST__OP_LOCK_INSPECT:
-    case BATON__CLIENT_REQUEST__OP_LOCK_CHECK:
-        node_service_request(n, 1, req);
-        break;
-    case BATON__CLIENT_REQUEST__OP_COUNTER_INCR:
-    case BATON__CLIENT_REQUEST__OP_COUNTER_GET:
-        node_counters_request(n, 1, req);
-        break;
-    default:
-        break;
-    }
+    (void)node_client_dispatch(n, 1, env->request);
     node_pump(n);
     return true;
 }

@@ -866,6 +866,57 @@ static void seed_counters(void)
     end(&g, CLIENT, "counters", 0);
 }
 
+/* The listings and the membership requests: a lease list and the members, an add
+ * (a good one, a duplicate id, a bad address), removes and transfers. */
+static void seed_admin(void)
+{
+    struct session g;
+    begin(&g, FUZZ_PORT_CLIENT, 2);
+    req_grant(&g, 10000);
+    req_acquire(&g, "db/primary", newest_lease(&g), 0, 0);
+    Baton__ClientRequest r = BATON__CLIENT_REQUEST__INIT;
+    Baton__LeaseListRequest ll = BATON__LEASE_LIST_REQUEST__INIT;
+    r.op_case = BATON__CLIENT_REQUEST__OP_LEASE_LIST;
+    r.lease_list = &ll;
+    frame(&g, request_frame(&r), false);
+    Baton__ClusterMembersRequest cm = BATON__CLUSTER_MEMBERS_REQUEST__INIT;
+    r.op_case = BATON__CLIENT_REQUEST__OP_CLUSTER_MEMBERS;
+    r.cluster_members = &cm;
+    frame(&g, request_frame(&r), false);
+    static const struct {
+        uint64_t id;
+        const char *peer, *client;
+    } adds[] = {{4, "127.0.0.1:7204", "127.0.0.1:7104"},
+                {1, "127.0.0.1:7211", "127.0.0.1:7111"},
+                {5, "not-an-address", "127.0.0.1:7105"}};
+    for (size_t i = 0; i < sizeof(adds) / sizeof(adds[0]); i++) {
+        Baton__MemberAddRequest add = BATON__MEMBER_ADD_REQUEST__INIT;
+        add.id = adds[i].id;
+        add.peer_addr = (char *)adds[i].peer;
+        add.client_addr = (char *)adds[i].client;
+        r.op_case = BATON__CLIENT_REQUEST__OP_MEMBER_ADD;
+        r.member_add = &add;
+        frame(&g, request_frame(&r), false);
+    }
+    static const uint64_t removes[] = {9, 4};
+    for (size_t i = 0; i < sizeof(removes) / sizeof(removes[0]); i++) {
+        Baton__MemberRemoveRequest rm = BATON__MEMBER_REMOVE_REQUEST__INIT;
+        rm.id = removes[i];
+        r.op_case = BATON__CLIENT_REQUEST__OP_MEMBER_REMOVE;
+        r.member_remove = &rm;
+        frame(&g, request_frame(&r), false);
+    }
+    static const uint64_t targets[] = {0, 9};
+    for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+        Baton__LeaderTransferRequest tr = BATON__LEADER_TRANSFER_REQUEST__INIT;
+        tr.id = targets[i];
+        r.op_case = BATON__CLIENT_REQUEST__OP_LEADER_TRANSFER;
+        r.leader_transfer = &tr;
+        frame(&g, request_frame(&r), false);
+    }
+    end(&g, CLIENT, "admin", 0);
+}
+
 /* Requests the node refuses before they reach Raft, then a frame that is not
  * a request, which closes the connection. */
 static void seed_invalid(void)
@@ -1115,6 +1166,7 @@ int main(int argc, char **argv)
     seed_queue();
     seed_expiry();
     seed_counters();
+    seed_admin();
     seed_invalid();
     seed_follower_client();
 
