@@ -22,45 +22,8 @@
 
 #define CLUSTER 0xba70ba70ull
 
-/* Each test case gets a root directory, made and removed in the parent
- * process (so a failed test's files go too); each test a directory in it. */
-static char root[128];
-static char dir[256];
-static char why[512];
-
-static void root_setup(void)
-{
-    const char *tmp = getenv("TMPDIR");
-
-    snprintf(root, sizeof root, "%s/baton-store-XXXXXX", tmp != NULL ? tmp : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(root));
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
-static void root_teardown(void)
-{
-    nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void setup(void)
-{
-    snprintf(dir, sizeof dir, "%s/test-XXXXXX", root);
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void data_path(char *buf, size_t len)
-{
-    snprintf(buf, len, "%s/data.mdb", dir);
-}
+#define STORE_FIXTURE_PREFIX "baton-store"
+#include "store_fixture.c"
 
 static struct store *open_with(size_t map_size)
 {

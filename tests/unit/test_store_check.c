@@ -22,43 +22,8 @@
 
 #define CLUSTER 0xc4ecc4ecull
 
-static char root[128];
-static char dir[256];
-static char why[512];
-
-static void root_setup(void)
-{
-    const char *tmp = getenv("TMPDIR");
-
-    snprintf(root, sizeof root, "%s/baton-check-XXXXXX", tmp != NULL ? tmp : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(root));
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
-static void root_teardown(void)
-{
-    nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void setup(void)
-{
-    snprintf(dir, sizeof dir, "%s/test-XXXXXX", root);
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void data_path(char *buf, size_t len)
-{
-    snprintf(buf, len, "%s/data.mdb", dir);
-}
+#define STORE_FIXTURE_PREFIX "baton-check"
+#include "store_fixture.c"
 
 static struct store *open_ok(void)
 {
