@@ -175,21 +175,6 @@ int node_links_sync(struct node *n, char *why, size_t why_len)
     return ok ? 0 : BATON_EINVAL;
 }
 
-bool node_conf_equal(const struct raft_conf *a, const struct raft_conf *b)
-{
-    if (a->n != b->n) {
-        return false;
-    }
-    for (size_t i = 0; i < a->n; i++) {
-        const struct raft_server *x = &a->servers[i], *y = &b->servers[i];
-        if (x->id != y->id || x->role != y->role || x->promote != y->promote ||
-            strcmp(x->addr, y->addr) != 0) {
-            return false;
-        }
-    }
-    return true;
-}
-
 void node_links_follow(struct node *n)
 {
     struct node_members *m = &n->members;
@@ -197,7 +182,7 @@ void node_links_follow(struct node *n)
     if (!n->peers_started || !m->links_started) {
         return;
     }
-    if (!m->applied_changed && node_conf_equal(&m->latest, raft_conf(n->raft))) {
+    if (!m->applied_changed && raft_conf_equal(&m->latest, raft_conf(n->raft))) {
         return;
     }
     char why[256];

@@ -195,7 +195,7 @@ static void start_change(struct node *n, struct node_member_op *op, int type, co
     /* One change at a time (dissertation §4.1): the core refuses the next one
      * until the previous one has committed. Say so plainly: it is a definite no. */
     if (raft_conf_committed(n->raft, &committed) != 0 ||
-        !node_conf_equal(&committed, raft_conf(n->raft))) {
+        !raft_conf_equal(&committed, raft_conf(n->raft))) {
         op_err(n, op, BATON_EBUSY, "a membership change is in progress (one at a time); "
                                    "retry once it has committed");
         return;

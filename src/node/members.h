@@ -53,9 +53,6 @@ int node_member_add_check(const struct raft_conf *conf, uint64_t id, const char 
 int node_member_remove_check(const struct raft_conf *conf, uint64_t id, char *why,
                              size_t why_len);
 
-/* Pure. Whether two configurations list the same servers, roles and addresses. */
-bool node_conf_equal(const struct raft_conf *a, const struct raft_conf *b);
-
 /* The servers of a configuration as protobuf Members (ClusterMembersResponse,
  * MemberChangeResponse): views into this struct, which must outlive the message. */
 struct node_member_pb {

@@ -25,6 +25,21 @@ bool raft_conf_is_voter(const struct raft_conf *c, uint64_t id)
     return s != NULL && s->role == RAFT_VOTER;
 }
 
+bool raft_conf_equal(const struct raft_conf *a, const struct raft_conf *b)
+{
+    if (a->n != b->n) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        const struct raft_server *x = &a->servers[i], *y = &b->servers[i];
+        if (x->id != y->id || x->role != y->role || x->promote != y->promote ||
+            strcmp(x->addr, y->addr) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 size_t raft_conf_voters(const struct raft_conf *c)
 {
     size_t n = 0;

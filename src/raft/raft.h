@@ -95,6 +95,9 @@ struct raft_conf {
 const struct raft_server *raft_conf_get(const struct raft_conf *c, uint64_t id);
 bool raft_conf_is_voter(const struct raft_conf *c, uint64_t id);
 size_t raft_conf_voters(const struct raft_conf *c);
+/* Whether a and b list the same servers, in the same order, with the same roles,
+ * promotion marks and addresses. */
+bool raft_conf_equal(const struct raft_conf *a, const struct raft_conf *b);
 /* Adds a server; BATON_EINVAL if id is 0 or already present, BATON_ECONFIG if full. */
 int raft_conf_add(struct raft_conf *c, uint64_t id, int role, const char *addr);
 /* Removes a server; BATON_ENOTFOUND if absent. */

@@ -55,21 +55,6 @@ static bool entries_equal(const struct raft_message *a, const struct raft_messag
     return true;
 }
 
-static bool conf_equal(const struct raft_conf *a, const struct raft_conf *b)
-{
-    if (a->n != b->n) {
-        return false;
-    }
-    for (size_t i = 0; i < a->n; i++) {
-        const struct raft_server *x = &a->servers[i], *y = &b->servers[i];
-        if (x->id != y->id || x->role != y->role || x->promote != y->promote ||
-            strcmp(x->addr, y->addr) != 0) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static bool msg_equal(const struct raft_message *a, const struct raft_message *b)
 {
     bool snap = a->type == RAFT_MSG_SNAPSHOT;
@@ -83,7 +68,7 @@ static bool msg_equal(const struct raft_message *a, const struct raft_message *b
            entries_equal(a, b) &&
            (!snap || (a->snapshot.index == b->snapshot.index &&
                       a->snapshot.term == b->snapshot.term &&
-                      conf_equal(&a->snapshot.conf, &b->snapshot.conf)));
+                      raft_conf_equal(&a->snapshot.conf, &b->snapshot.conf)));
 }
 
 /* Encodes m as the node does, decodes it as a peer would, and compares. A

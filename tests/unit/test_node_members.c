@@ -184,17 +184,17 @@ START_TEST(test_conf_equal)
     struct raft_conf a, b;
     conf_of(&a, 3);
     conf_of(&b, 3);
-    ck_assert(node_conf_equal(&a, &b));
+    ck_assert(raft_conf_equal(&a, &b));
     b.servers[2].role = RAFT_LEARNER;
-    ck_assert(!node_conf_equal(&a, &b));
+    ck_assert(!raft_conf_equal(&a, &b));
     conf_of(&b, 3);
     b.servers[1].promote = true;
-    ck_assert(!node_conf_equal(&a, &b));
+    ck_assert(!raft_conf_equal(&a, &b));
     conf_of(&b, 3);
     strcpy(b.servers[0].addr, "10.9.9.9:1/10.9.9.9:2");
-    ck_assert(!node_conf_equal(&a, &b));
+    ck_assert(!raft_conf_equal(&a, &b));
     conf_of(&b, 2);
-    ck_assert(!node_conf_equal(&a, &b));
+    ck_assert(!raft_conf_equal(&a, &b));
 }
 END_TEST
 
