@@ -14,7 +14,14 @@ if [ -f .cluster/cluster.env ]; then
   "$cluster" down >/dev/null 2>&1 || true
 fi
 echo "== starting a local 3-node cluster (state in ./.cluster) =="
-"$cluster" up 3
+if ! "$cluster" up 3; then
+  if [ -f .cluster/cluster.env ]; then
+    echo "quickstart: ./.cluster holds the demo cluster of an earlier run, kept as it was;" >&2
+    echo "quickstart: if its nodes refuse their data (another cluster id), start afresh with" >&2
+    echo "quickstart:   deploy/local-cluster.sh down; rm -rf .cluster; scripts/quickstart.sh" >&2
+  fi
+  exit 1
+fi
 endpoints=$("$cluster" endpoints)
 echo "== batonctl cluster status =="
 build/batonctl --endpoints "$endpoints" cluster status
