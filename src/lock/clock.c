@@ -262,11 +262,9 @@ int lock_clock_remaining(const struct lock_clock *c, uint64_t lease, uint64_t no
 
 void lock_clock_list_remaining(const struct lock_clock *c, struct lease_list *l, uint64_t now)
 {
-    for (size_t i = 0; i < c->n; i++) {
-        const struct lock_clock_item *it = c->heap[i];
-        struct lease_entry *e = it->kind == LOCK_CLOCK_LEASE ? lease_list_find(l, it->lease) : NULL;
-        if (e != NULL) {
-            e->remaining_ms = it->deadline > now ? it->deadline - now : 0;
+    for (size_t i = 0; i < l->n; i++) {
+        struct lease_entry *e = &l->v[i];
+        if (lock_clock_remaining(c, e->id, now, &e->remaining_ms) == 0) {
             e->clocked = true;
         }
     }

@@ -83,8 +83,8 @@ int lock_clock_remaining(const struct lock_clock *c, uint64_t lease, uint64_t no
                          uint64_t *ms) __attribute__((warn_unused_result));
 
 /* Sets remaining_ms (0 once run out) and clocked for every entry of l whose
- * lease has a clock, at now, in O(clocks log leases); entries without one are
- * left as they are. */
+ * lease has a clock, at now, in O(leases); entries without one are left as
+ * they are. */
 void lock_clock_list_remaining(const struct lock_clock *c, struct lease_list *l, uint64_t now);
 
 /* Writes up to max commands whose clocks ran out by now (LEASE_EXPIRE,
