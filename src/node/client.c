@@ -142,6 +142,21 @@ void node_client_respond(struct node *n, uint64_t client, Baton__ClientResponse 
     }
 }
 
+void node_client_error(struct node *n, uint64_t client, uint64_t request, int err,
+                       const char *msg)
+{
+    Baton__ClientResponse resp = BATON__CLIENT_RESPONSE__INIT;
+    char leader[RAFT_ADDR_MAX] = "";
+    resp.id = request;
+    resp.err = err;
+    resp.message = (char *)(msg ? msg : baton_strerror(err));
+    if (err == BATON_ENOTLEADER) {
+        node_leader_client_addr(n, leader, sizeof(leader));
+        resp.leader_client_addr = leader;
+    }
+    node_client_respond(n, client, &resp);
+}
+
 bool node_client_dispatch(struct node *n, uint64_t client, const Baton__ClientRequest *req)
 {
     switch (req->op_case) {

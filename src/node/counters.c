@@ -102,15 +102,6 @@ static void answer(struct node *n, const struct node_pending *p)
     node_client_respond(n, p->client, &resp);
 }
 
-static void fail(struct node *n, uint64_t client, uint64_t request, int err)
-{
-    Baton__ClientResponse resp = BATON__CLIENT_RESPONSE__INIT;
-    resp.id = request;
-    resp.err = err;
-    resp.message = (char *)baton_strerror(err);
-    node_client_respond(n, client, &resp);
-}
-
 void node_counters_request(struct node *n, uint64_t client, const Baton__ClientRequest *req)
 {
     struct node_counters *c = &n->counters;
@@ -119,7 +110,7 @@ void node_counters_request(struct node *n, uint64_t client, const Baton__ClientR
     uint64_t by = incr ? req->counter_incr->n : 0;
     uint64_t value = 0, version = 0;
     if (incr && by == 0) {
-        fail(n, client, req->id, BATON_EINVAL);
+        node_client_error(n, client, req->id, BATON_EINVAL, NULL);
         return;
     }
     /* An increment of 0 reads the value and the version it must wait for. */
@@ -129,7 +120,7 @@ void node_counters_request(struct node *n, uint64_t client, const Baton__ClientR
     }
     struct node_pending *p = rv == 0 ? calloc(1, sizeof(*p)) : NULL;
     if (p == NULL) {
-        fail(n, client, req->id, rv ? rv : BATON_ENOMEM);
+        node_client_error(n, client, req->id, rv ? rv : BATON_ENOMEM, NULL);
         return;
     }
     p->op = (int)req->op_case;

@@ -87,24 +87,9 @@ int node_member_remove_check(const struct raft_conf *conf, uint64_t id, char *wh
 
 /* ---- Answers -------------------------------------------------------------- */
 
-static void reply_err(struct node *n, uint64_t client, uint64_t request, int err,
-                      const char *msg)
-{
-    Baton__ClientResponse resp = BATON__CLIENT_RESPONSE__INIT;
-    char leader[RAFT_ADDR_MAX] = "";
-    resp.id = request;
-    resp.err = err;
-    resp.message = (char *)(msg ? msg : baton_strerror(err));
-    if (err == BATON_ENOTLEADER) {
-        node_leader_client_addr(n, leader, sizeof(leader));
-        resp.leader_client_addr = leader;
-    }
-    node_client_respond(n, client, &resp);
-}
-
 static void op_err(struct node *n, const struct node_member_op *op, int err, const char *msg)
 {
-    reply_err(n, op->client, op->request, err, msg);
+    node_client_error(n, op->client, op->request, err, msg);
 }
 
 void node_member_pb_fill(struct node_member_pb *pb, const struct raft_conf *conf)

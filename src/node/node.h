@@ -97,6 +97,10 @@ void node_client_respond(struct node *n, uint64_t client, Baton__ClientResponse 
  * comes through node_client_respond); false for an operation it does not know,
  * and for STATUS, which the connection answers itself. */
 bool node_client_dispatch(struct node *n, uint64_t client, const Baton__ClientRequest *req);
+/* Answers request of client with err and msg (baton_strerror(err) if NULL);
+ * NOT_LEADER answers carry the leader's client address. */
+void node_client_error(struct node *n, uint64_t client, uint64_t request, int err,
+                       const char *msg);
 int node_clients_listen(struct node *n, char *why, size_t why_len)
     __attribute__((warn_unused_result));
 void node_clients_close(struct node *n);

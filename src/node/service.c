@@ -66,15 +66,7 @@ void node_service_reply(struct node *n, const struct node_pending *p,
 void node_service_reply_err(struct node *n, const struct node_pending *p, int err,
                             const char *msg)
 {
-    Baton__ClientResponse resp = BATON__CLIENT_RESPONSE__INIT;
-    char leader[RAFT_ADDR_MAX] = "";
-    resp.err = err;
-    resp.message = (char *)(msg ? msg : baton_strerror(err));
-    if (err == BATON_ENOTLEADER) {
-        node_leader_client_addr(n, leader, sizeof(leader));
-        resp.leader_client_addr = leader;
-    }
-    node_service_reply(n, p, &resp);
+    node_client_error(n, p->client, p->request, err, msg);
 }
 
 static struct node_pending *pending_new(uint64_t client, const Baton__ClientRequest *req)
