@@ -51,7 +51,7 @@ int baton_async_new(struct uv_loop_s *loop, const char *endpoints,
      * before they learn the leader. */
     core->next_ep = (size_t)(client_rand_next(&core->rnd) % core->eps.n);
     client_core_rotate(core);
-    client_table_init(&core->table);
+    util_idmap_init(&core->table);
     uv_timer_init(loop, &core->closer);
     core->closer.data = core;
     core->handles = 1;

@@ -35,7 +35,7 @@ static void core_free(struct baton_async *core)
 {
     baton_close_cb cb = core->close_cb;
     void *arg = core->close_arg;
-    client_table_close(&core->table);
+    util_idmap_close(&core->table);
     free(core);
     if (cb != NULL) {
         cb(arg);
@@ -64,7 +64,7 @@ void client_req_finish(struct client_req *r, int err, const Baton__ClientRespons
                        const char *why)
 {
     struct baton_async *core = r->core;
-    client_table_del(&core->table, r->id);
+    util_idmap_del(&core->table, r->id);
     if (r->prev != NULL) {
         r->prev->next = r->next;
     } else {
@@ -233,7 +233,7 @@ int client_core_submit(struct baton_async *core, Baton__ClientRequest *req,
     env.request = req;
     int rv = net_encode_envelope(&env, core->opt.max_frame, &r->frame);
     if (rv == 0) {
-        rv = client_table_put(&core->table, r->id, r);
+        rv = util_idmap_put(&core->table, r->id, r);
         if (rv != 0) {
             free(r->frame.base);
         }
@@ -369,7 +369,7 @@ void client_core_frame(struct baton_async *core, const uint8_t *payload, size_t 
         client_core_rotate(core);
         client_link_drop(core, true, why);
     } else {
-        struct client_req *r = client_table_get(&core->table, env->response->id);
+        struct client_req *r = util_idmap_get(&core->table, env->response->id);
         /* An answer to a request that already ended, or was re-sent after this
          * connection's predecessor died, is stale: ignore it. */
         if (r != NULL && r->state == CLIENT_REQ_SENT && r->link_gen == core->link->gen) {

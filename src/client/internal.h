@@ -11,6 +11,7 @@
 #include "baton.pb-c.h"
 #include "baton/baton.h"
 #include "raft/raft.h"
+#include "util/idmap.h"
 
 #define CLIENT_ENDPOINTS_MAX 64
 #define CLIENT_WHY_LEN (2 * BATON_ADDR_MAX + 128)
@@ -41,26 +42,6 @@ uint64_t client_backoff_delay(unsigned attempt, uint64_t base_ms, uint64_t max_m
  * now >= deadline (no retry is possible). */
 int client_backoff_at(uint64_t now, uint64_t deadline, uint64_t delay, uint64_t *at)
     __attribute__((warn_unused_result));
-
-/* Open-addressing hash map from request id (never 0) to a borrowed pointer. */
-struct client_slot {
-    uint64_t id;
-    void *ptr;
-};
-struct client_table {
-    struct client_slot *slots;
-    size_t cap; /* a power of two */
-    size_t n;
-};
-
-void client_table_init(struct client_table *t);
-void client_table_close(struct client_table *t);
-/* BATON_EINVAL for id 0 or an id already present, BATON_ENOMEM. */
-int client_table_put(struct client_table *t, uint64_t id, void *ptr)
-    __attribute__((warn_unused_result));
-void *client_table_get(const struct client_table *t, uint64_t id);
-/* Removes id and returns its pointer (NULL if absent). */
-void *client_table_del(struct client_table *t, uint64_t id);
 
 /* ---- The core (core.c, link.c): one connection, requests, retries. ---- */
 
@@ -126,7 +107,7 @@ struct baton_async {
     struct client_link *link;    /* the current connection, or NULL */
     uint64_t link_gen;
     unsigned unavailable;        /* EUNAVAILABLE answers in a row from this target */
-    struct client_table table;
+    struct util_idmap table;
     struct client_req *reqs;
     struct baton_keeper *keepers;
     uint64_t next_id;

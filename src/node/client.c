@@ -12,7 +12,6 @@
 #define CLIENT_BURST 2000
 
 struct node_client {
-    struct node_client *next;
     struct node *node;
     uint64_t id;
     struct net_conn *conn;
@@ -132,13 +131,9 @@ static void handle_status(struct node_client *c, Baton__ClientResponse *resp)
 
 void node_client_respond(struct node *n, uint64_t client, Baton__ClientResponse *resp)
 {
-    for (struct node_client *c = n->clients; c != NULL; c = c->next) {
-        if (c->id == client) {
-            if (!c->conn->closing) {
-                respond(c, resp);
-            }
-            return;
-        }
+    struct node_client *c = util_idmap_get(&n->clients, client);
+    if (c != NULL && !c->conn->closing) {
+        respond(c, resp);
     }
 }
 
@@ -227,12 +222,7 @@ static void close_cb(struct net_conn *conn, int err, const char *why)
     if (err != 0) {
         node_log(NODE_LOG_INFO, "closed client %s: %s", conn->name, why);
     }
-    for (struct node_client **p = &n->clients; *p != NULL; p = &(*p)->next) {
-        if (*p == c) {
-            *p = c->next;
-            break;
-        }
-    }
+    (void)util_idmap_del(&n->clients, c->id);
     free(c);
 }
 
@@ -259,8 +249,11 @@ static void connection_cb(uv_stream_t *server, int status)
         free(c);
         return;
     }
-    c->next = n->clients;
-    n->clients = c;
+    if (util_idmap_put(&n->clients, c->id, c) != 0) {
+        /* Out of memory: not indexed, so close_cb's removal finds nothing. */
+        net_conn_close(c->conn, BATON_ENOMEM, "out of memory");
+        return;
+    }
     if (uv_accept(server, (uv_stream_t *)&c->conn->tcp) != 0) {
         net_conn_close(c->conn, BATON_EIO, "accept failed");
         return;
@@ -280,7 +273,10 @@ int node_clients_listen(struct node *n, char *why, size_t why_len)
 void node_clients_close(struct node *n)
 {
     uv_close((uv_handle_t *)&n->client_listener, NULL);
-    for (struct node_client *c = n->clients; c != NULL; c = c->next) {
-        net_conn_close(c->conn, 0, "shutting down");
+    for (size_t i = 0; i < n->clients.cap; i++) {
+        struct node_client *c = n->clients.slots[i].ptr;
+        if (c != NULL) {
+            net_conn_close(c->conn, 0, "shutting down"); /* freed by close_cb, later */
+        }
     }
 }

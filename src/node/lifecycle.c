@@ -273,4 +273,5 @@ void node_close(struct node *n)
     fd_close(&n->fd);
     store_close(n->store);
     n->store = NULL;
+    util_idmap_close(&n->clients); /* every client was freed as its handle closed */
 }

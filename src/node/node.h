@@ -8,6 +8,7 @@
 #include "fd/detector.h"
 #include "net/conn.h"
 #include "net/peers.h"
+#include "util/idmap.h"
 #include "node/config.h"
 #include "node/counters.h"
 #include "node/members.h"
@@ -37,7 +38,7 @@ struct node {
     bool snapshot_pending;    /* one is on its way to disk */
 
     uv_tcp_t client_listener;
-    struct node_client *clients;
+    struct util_idmap clients; /* id -> struct node_client */
     uv_timer_t tick_timer;
     uv_timer_t fd_timer;
     uv_signal_t sigterm;

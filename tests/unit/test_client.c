@@ -136,23 +136,23 @@ END_TEST
 
 START_TEST(test_table_basic)
 {
-    struct client_table t;
+    struct util_idmap t;
     int a, b;
-    client_table_init(&t);
-    ck_assert_ptr_null(client_table_get(&t, 1));
-    ck_assert_ptr_null(client_table_del(&t, 1));
-    ck_assert_int_eq(client_table_put(&t, 1, &a), 0);
-    ck_assert_int_eq(client_table_put(&t, 2, &b), 0);
-    ck_assert_int_eq(client_table_put(&t, 1, &b), BATON_EINVAL);
-    ck_assert_int_eq(client_table_put(&t, 0, &b), BATON_EINVAL);
-    ck_assert_ptr_eq(client_table_get(&t, 1), &a);
-    ck_assert_ptr_eq(client_table_get(&t, 2), &b);
-    ck_assert_ptr_null(client_table_get(&t, 0));
-    ck_assert_ptr_eq(client_table_del(&t, 1), &a);
-    ck_assert_ptr_null(client_table_get(&t, 1));
-    ck_assert_ptr_eq(client_table_get(&t, 2), &b);
+    util_idmap_init(&t);
+    ck_assert_ptr_null(util_idmap_get(&t, 1));
+    ck_assert_ptr_null(util_idmap_del(&t, 1));
+    ck_assert_int_eq(util_idmap_put(&t, 1, &a), 0);
+    ck_assert_int_eq(util_idmap_put(&t, 2, &b), 0);
+    ck_assert_int_eq(util_idmap_put(&t, 1, &b), BATON_EINVAL);
+    ck_assert_int_eq(util_idmap_put(&t, 0, &b), BATON_EINVAL);
+    ck_assert_ptr_eq(util_idmap_get(&t, 1), &a);
+    ck_assert_ptr_eq(util_idmap_get(&t, 2), &b);
+    ck_assert_ptr_null(util_idmap_get(&t, 0));
+    ck_assert_ptr_eq(util_idmap_del(&t, 1), &a);
+    ck_assert_ptr_null(util_idmap_get(&t, 1));
+    ck_assert_ptr_eq(util_idmap_get(&t, 2), &b);
     ck_assert_uint_eq(t.n, 1);
-    client_table_close(&t);
+    util_idmap_close(&t);
 }
 END_TEST
 
@@ -163,8 +163,8 @@ START_TEST(test_table_model)
     enum { IDS = 3000 };
     static bool present[IDS];
     memset(present, 0, sizeof(present));
-    struct client_table t;
-    client_table_init(&t);
+    struct util_idmap t;
+    util_idmap_init(&t);
     uint64_t rnd = 99;
     size_t n = 0, wrong = 0;
     /* Plain comparisons in the loop: Check's assertions are too slow for it. */
@@ -172,23 +172,23 @@ START_TEST(test_table_model)
         uint64_t id = 1 + client_rand_next(&rnd) % (IDS - 1);
         void *ptr = (void *)(uintptr_t)(id * 8);
         if (present[id]) {
-            wrong += client_table_del(&t, id) != ptr;
+            wrong += util_idmap_del(&t, id) != ptr;
             present[id] = false;
             n--;
         } else {
-            wrong += client_table_put(&t, id, ptr) != 0;
+            wrong += util_idmap_put(&t, id, ptr) != 0;
             present[id] = true;
             n++;
         }
         wrong += t.n != n;
         if (step % 997 == 0) {
             for (uint64_t k = 1; k < IDS; k++) {
-                wrong += client_table_get(&t, k) != (present[k] ? (void *)(uintptr_t)(k * 8) : NULL);
+                wrong += util_idmap_get(&t, k) != (present[k] ? (void *)(uintptr_t)(k * 8) : NULL);
             }
         }
     }
     ck_assert_uint_eq(wrong, 0);
-    client_table_close(&t);
+    util_idmap_close(&t);
 }
 END_TEST
 

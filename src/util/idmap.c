@@ -1,21 +1,24 @@
-/* libbaton's in-flight request table: request id -> request, open addressing. */
+/* An id -> pointer map by open addressing (idmap.h): libbaton's in-flight requests,
+ * the node's client connections. */
+#include <stdbool.h>
 #include <stdlib.h>
 
-#include "client/internal.h"
+#include "baton/error.h"
+#include "util/idmap.h"
 
 #define TABLE_MIN 16
 
-void client_table_init(struct client_table *t)
+void util_idmap_init(struct util_idmap *t)
 {
     t->slots = NULL;
     t->cap = 0;
     t->n = 0;
 }
 
-void client_table_close(struct client_table *t)
+void util_idmap_close(struct util_idmap *t)
 {
     free(t->slots);
-    client_table_init(t);
+    util_idmap_init(t);
 }
 
 static size_t slot_of(uint64_t id, size_t cap)
@@ -24,7 +27,7 @@ static size_t slot_of(uint64_t id, size_t cap)
     return (size_t)((id * 0x9e3779b97f4a7c15ull) >> 17) & (cap - 1);
 }
 
-static void insert(struct client_slot *slots, size_t cap, uint64_t id, void *ptr)
+static void insert(struct util_idmap_slot *slots, size_t cap, uint64_t id, void *ptr)
 {
     size_t i = slot_of(id, cap);
     while (slots[i].id != 0) {
@@ -34,10 +37,10 @@ static void insert(struct client_slot *slots, size_t cap, uint64_t id, void *ptr
     slots[i].ptr = ptr;
 }
 
-static int grow(struct client_table *t)
+static int grow(struct util_idmap *t)
 {
     size_t cap = t->cap ? t->cap * 2 : TABLE_MIN;
-    struct client_slot *slots = calloc(cap, sizeof(*slots));
+    struct util_idmap_slot *slots = calloc(cap, sizeof(*slots));
     if (slots == NULL) {
         return BATON_ENOMEM;
     }
@@ -52,7 +55,7 @@ static int grow(struct client_table *t)
     return 0;
 }
 
-static long find(const struct client_table *t, uint64_t id)
+static long find(const struct util_idmap *t, uint64_t id)
 {
     if (t->cap == 0 || id == 0) {
         return -1;
@@ -67,7 +70,7 @@ static long find(const struct client_table *t, uint64_t id)
     }
 }
 
-int client_table_put(struct client_table *t, uint64_t id, void *ptr)
+int util_idmap_put(struct util_idmap *t, uint64_t id, void *ptr)
 {
     if (id == 0 || find(t, id) >= 0) {
         return BATON_EINVAL;
@@ -84,13 +87,13 @@ int client_table_put(struct client_table *t, uint64_t id, void *ptr)
     return 0;
 }
 
-void *client_table_get(const struct client_table *t, uint64_t id)
+void *util_idmap_get(const struct util_idmap *t, uint64_t id)
 {
     long i = find(t, id);
     return i < 0 ? NULL : t->slots[i].ptr;
 }
 
-void *client_table_del(struct client_table *t, uint64_t id)
+void *util_idmap_del(struct util_idmap *t, uint64_t id)
 {
     long at = find(t, id);
     if (at < 0) {
