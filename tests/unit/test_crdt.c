@@ -7,30 +7,8 @@
 
 #include "crdt/crdt.h"
 
-/* ---- Seeded randomness ---------------------------------------------------
- * Randomized tests run iterations with seeds BATON_TEST_SEED (or a fixed
- * default), +1, +2, ...; everything an iteration does follows from its seed.
- * A failure names the seed: BATON_TEST_SEED=<that seed> replays it first. */
-
-static uint64_t base_seed(void)
-{
-    const char *env = getenv("BATON_TEST_SEED");
-    return env != NULL ? strtoull(env, NULL, 0) : 0x6a09e667f3bcc908u;
-}
-
-/* splitmix64 (Steele, Lea, Flood 2014). */
-static uint64_t rnd(uint64_t *st)
-{
-    uint64_t z = (*st += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-static uint64_t below(uint64_t *st, uint64_t n)
-{
-    return rnd(st) % n;
-}
+#define SEEDED_DEFAULT 0x6a09e667f3bcc908u
+#include "seeded.h"
 
 /* Check's own ck_assert* report every passing assertion to the runner
  * through a pipe; these two only speak on failure, which keeps the loops of

@@ -7,29 +7,8 @@
 
 #include "lock/lock.h"
 
-/* ---- Seeded randomness ------------------------------------------------------
- * Every randomized test derives its seed from BATON_TEST_SEED (or a fixed
- * default) and the loop index, and names it in every failure. */
-
-static uint64_t base_seed(void)
-{
-    const char *env = getenv("BATON_TEST_SEED");
-    return env != NULL ? strtoull(env, NULL, 0) : 0x10c4ed5eedull;
-}
-
-/* splitmix64 (Steele, Lea, Flood 2014). */
-static uint64_t rnd(uint64_t *st)
-{
-    uint64_t z = (*st += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t below(uint64_t *st, uint64_t n)
-{
-    return rnd(st) % n;
-}
+#define SEEDED_DEFAULT 0x10c4ed5eedull
+#include "seeded.h"
 
 static uint64_t seed; /* of the running test, for failure messages */
 
